@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up kgpipe in ./.venv: install the project and cache the embedded default input
+# (a real English Wikipedia export read out of gensim's wheel) and the GraphFrames jar.
+#   bash infra/setup.sh          runtime dependencies
+#   bash infra/setup.sh --dev    plus the test tools
+# Needs Python 3.10+ and, for the Spark stages, Java 17. Re-running skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+python=${PYTHON:-$(command -v python3.11 || command -v python3)}
+
+java -version >/dev/null 2>&1 || echo "setup: warning: no java on PATH; the Spark stages need Java 17" >&2
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=".venv/.kgpipe-installed${extras}"
+want=$(cat setup.py | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # The CPU build of torch first: an unpinned torch resolves to a multi-GB CUDA build.
+    # GPU machines install their CUDA torch and `.[gpu]` themselves.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+    echo "$want" > "$stamp"
+fi
+.venv/bin/kgpipe fetch >/dev/null
+echo "setup: ready (.venv, cached inputs in ${KGPIPE_CACHE:-$HOME/.cache/kgpipe})"

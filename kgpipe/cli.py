@@ -1,0 +1,116 @@
+"""``kgpipe``: run the pipeline's stages from the command line.
+
+    kgpipe [--config FILE] [--set section.key=value ...] COMMAND [options]
+
+Commands: ``fetch`` (cache the embedded default input and the GraphFrames jar),
+``run`` (every stage in order), and one command per stage (``ingest``). Options
+a command does not know are passed to the engine (Beam pipeline options).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from kgpipe.config import Config, ConfigError, load_config
+from kgpipe.datasets import ENWIKI_SAMPLE, GRAPHFRAMES_JAR, FetchError, fetch
+from kgpipe.dumps import InputError
+from kgpipe.manifest import RunManifest, new_run_id
+from kgpipe.stages import STAGES, StageContext, stage_function
+from kgpipe.warehouse import Warehouse
+
+log = logging.getLogger("kgpipe")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kgpipe", description="Wikipedia and news to a knowledge graph.")
+    parser.add_argument("--config", help="YAML configuration (default: built-in defaults)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one configuration field, e.g. ingest.direct_num_workers=4")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="cache the embedded default input and the GraphFrames jar")
+    run = sub.add_parser("run", help="run every stage in order")
+    run.add_argument("--warehouse", help="root folder of the Parquet tables")
+    ingest = sub.add_parser("ingest", help="Beam: dumps and news files -> documents, redirects, links, rejects")
+    ingest.add_argument("--input", nargs="+", metavar="PATH",
+                        help="dump files (.xml, .xml.bz2, multistream + index), JSONL news files, "
+                             "folders of text articles; default: ingest.inputs")
+    ingest.add_argument("--warehouse", help="root folder of the Parquet tables")
+    ingest.add_argument("--runner", help="Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)")
+    return parser
+
+
+def _print_summary(manifest: RunManifest, warehouse: Warehouse) -> None:
+    print(f"run {manifest.run_id}: {manifest.status}; manifest in {warehouse.root / '_manifests'}")
+    for stage in manifest.stages:
+        print(f"  stage {stage.name}: {stage.seconds:.1f}s")
+        for table, rows in stage.outputs.items():
+            print(f"    {table:<20} {rows:>10,} rows")
+        for path, row in stage.inputs.get("per_input", {}).items():
+            print(f"    input {path}: seen {row['pages_seen']} = documents {row['documents']}"
+                  f" + redirects {row['redirects']} + skipped {row['skipped_by_rule']}"
+                  f" + rejects {row['rejects']}")
+
+
+def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) -> int:
+    warehouse = Warehouse(config.warehouse, config.keep_versions)
+    warehouse.root.mkdir(parents=True, exist_ok=True)
+    manifest = RunManifest(run_id=new_run_id(), command=" ".join(["kgpipe", *sys.argv[1:]]),
+                           config=config.model_dump())
+    ctx = StageContext(warehouse, manifest.run_id, config.cache_dir, engine_args)
+    try:
+        for name in names:
+            log.info("stage %s: starting", name)
+            started = time.monotonic()
+            kwargs = {"inputs": args.input} if name == "ingest" and getattr(args, "input", None) else {}
+            record = stage_function(name)(getattr(config, name), ctx, **kwargs)
+            manifest.stages.append(record)
+            log.info("stage %s: committed in %.1fs", name, time.monotonic() - started)
+            warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
+        manifest.status = "succeeded"
+    except (InputError, FetchError, FileExistsError) as exc:
+        manifest.status = "failed"
+        print(f"kgpipe: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if manifest.status == "running":
+            manifest.status = "failed"
+        manifest.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
+        if manifest.status == "succeeded":
+            warehouse.write_json_atomic("_manifests/latest.json", manifest.as_dict())
+    _print_summary(manifest, warehouse)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, engine_args = _parser().parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    overrides = list(args.overrides)
+    if getattr(args, "warehouse", None):
+        overrides.append(f"warehouse={args.warehouse}")
+    if getattr(args, "runner", None):
+        overrides.append(f"ingest.runner={args.runner}")
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"kgpipe: error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "fetch":
+        try:
+            for artifact in (ENWIKI_SAMPLE, GRAPHFRAMES_JAR):
+                print(fetch(artifact, config.cache_dir))
+        except FetchError as exc:
+            print(f"kgpipe: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    names = list(STAGES) if args.command == "run" else [args.command]
+    return _run_stages(config, args, names, engine_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""Streaming reader for MediaWiki XML export dumps (schema 0.10 / 0.11).
+
+The reader never holds more than one page (bounded by ``max_page_bytes``) plus a
+read chunk in memory. Pages are cut out of the byte stream at their ``<page>`` /
+``</page>`` tags (which cannot occur inside escaped wikitext) and parsed one by
+one, so a malformed page is rejected on its own and the pages after it survive.
+Compressed input is decompressed incrementally, stream after stream, which
+covers plain ``.bz2``, multistream ``.bz2`` read from an offset, and ``.gz``.
+"""
+from __future__ import annotations
+
+import bz2
+import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from kgpipe.wikitext import Namespaces, normalize_title
+
+READ_CHUNK = 1 << 20
+HEADER_LIMIT = 4 << 20
+HEAD_KEEP = 4096
+_OPEN = b"<page>"
+_CLOSE = b"</page>"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+class InputError(Exception):
+    """The byte stream itself is unreadable from some point on."""
+
+
+class PageError(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    dbname: str
+    language: str | None = None
+    base_url: str | None = None
+    schema_version: str | None = None
+    namespaces: Namespaces = field(default_factory=Namespaces.english_default)
+
+    def page_url(self, title: str) -> str | None:
+        if not self.base_url:
+            return None
+        return self.base_url + title.replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class RawPage:
+    title: str
+    namespace: int
+    page_id: str | None
+    revision_id: str | None
+    timestamp: str | None
+    redirect_target: str | None
+    text: str
+
+
+# --- decompression -------------------------------------------------------------------------
+
+def _decompressor(codec: str):
+    if codec == "bz2":
+        return bz2.BZ2Decompressor()
+    return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+
+
+def iter_decompressed(fh: BinaryIO, codec: str, limit: int | None = None) -> Iterator[bytes]:
+    """Yield decompressed chunks of ``fh`` (at most ``limit`` compressed bytes).
+
+    Concatenated streams (multistream bz2, multi-member gzip) are followed. A
+    truncated or corrupt stream raises :class:`InputError` after everything
+    before the damage has been yielded.
+    """
+    remaining = limit
+    decomp = _decompressor(codec) if codec != "none" else None
+    fed = False
+    while True:
+        size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+        raw = fh.read(size) if size > 0 else b""
+        if not raw:
+            if decomp is not None and fed and not decomp.eof:
+                raise InputError("compressed stream ends before its end-of-stream marker (truncated file)")
+            return
+        if remaining is not None:
+            remaining -= len(raw)
+        if decomp is None:
+            yield raw
+            continue
+        data = raw
+        while data:
+            try:
+                out = decomp.decompress(data)
+            except (OSError, EOFError, zlib.error, ValueError) as exc:
+                raise InputError(f"corrupt compressed data: {exc}") from exc
+            fed = True
+            if out:
+                yield out
+            if not decomp.eof:
+                break
+            data = decomp.unused_data
+            decomp = _decompressor(codec)
+            fed = False
+
+
+# --- page scanning -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageChunk:
+    """One page cut out of the stream; ``problem`` is set when it is incomplete."""
+    ordinal: int
+    offset: int
+    data: bytes
+    problem: str | None = None
+    detail: str | None = None
+    size: int = 0
+
+
+def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[bytes] | None = None,
+               skip_leading: bool = False) -> Iterator[PageChunk | InputError]:
+    """Cut ``<page>...</page>`` fragments out of a byte stream.
+
+    Yields :class:`PageChunk` objects; an unreadable stream ends the iteration
+    with the :class:`InputError` as the last item (the page in progress, if
+    any, comes first as a chunk with ``problem='truncated'``). Bytes before the
+    first page are the dump header; they go to ``header_sink`` unless
+    ``skip_leading`` (a split that starts mid-file).
+    """
+    buf = bytearray()
+    base = 0
+    ordinal = -1
+    in_page = False
+    oversize = False
+    page_size = 0
+    head = b""
+    search_from = 0
+    header_done = False
+    error: InputError | None = None
+    it = iter(chunks)
+    while True:
+        try:
+            chunk = next(it)
+        except StopIteration:
+            break
+        except InputError as exc:
+            error = exc
+            break
+        buf += chunk
+        while True:
+            if not in_page:
+                i = buf.find(_OPEN, search_from)
+                if i < 0:
+                    keep = len(_OPEN) - 1
+                    if not header_done and not skip_leading and header_sink is not None:
+                        if sum(map(len, header_sink)) < HEADER_LIMIT:
+                            header_sink.append(bytes(buf[:max(0, len(buf) - keep)]))
+                    cut = max(0, len(buf) - keep)
+                    del buf[:cut]
+                    base += cut
+                    search_from = 0
+                    break
+                if not header_done:
+                    if header_sink is not None and not skip_leading:
+                        header_sink.append(bytes(buf[:i]))
+                    header_done = True
+                del buf[:i]
+                base += i
+                in_page, oversize, page_size = True, False, 0
+                ordinal += 1
+                page_offset = base
+                search_from = len(_OPEN)
+                continue
+            j = buf.find(_CLOSE, search_from)
+            k = buf.find(_OPEN, max(search_from, len(_OPEN)) if not oversize else search_from)
+            if k >= 0 and (j < 0 or k < j):
+                # a new page starts before this one closed: the file lost a </page>
+                data = head if oversize else bytes(buf[:k])
+                yield PageChunk(ordinal, page_offset, data, "unterminated_page",
+                                "page has no closing </page> before the next <page>", page_size + k)
+                del buf[:k]
+                base += k
+                in_page, search_from = False, 0
+                continue
+            if j >= 0:
+                end = j + len(_CLOSE)
+                if oversize or end > max_page_bytes:
+                    yield PageChunk(ordinal, page_offset, head if oversize else bytes(buf[:HEAD_KEEP]),
+                                    "page_too_large", f"page is {page_size + end} bytes, limit {max_page_bytes}",
+                                    page_size + end)
+                else:
+                    yield PageChunk(ordinal, page_offset, bytes(buf[:end]), size=end)
+                del buf[:end]
+                base += end
+                in_page, search_from = False, 0
+                continue
+            if not oversize and len(buf) > max_page_bytes:
+                oversize, head = True, bytes(buf[:HEAD_KEEP])
+            if oversize:
+                keep = len(_CLOSE) - 1
+                cut = max(0, len(buf) - keep)
+                page_size += cut
+                del buf[:cut]
+                base += cut
+                search_from = 0
+            else:
+                search_from = max(0, len(buf) - len(_CLOSE) + 1)
+            break
+    if not header_done and not skip_leading and header_sink is not None:
+        header_sink.append(bytes(buf))
+    if in_page:
+        data = head if oversize else bytes(buf)
+        reason = "stream ends inside this page" if error is None else f"stream broken inside this page: {error}"
+        yield PageChunk(ordinal, page_offset, data, "truncated", reason, page_size + len(buf))
+    if error is not None:
+        yield error
+
+
+# --- header and page parsing ---------------------------------------------------------------
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+_DBNAME_FROM_FILE = re.compile(r"^([a-z_]+wik[a-z]+)-")
+
+
+def parse_siteinfo(header: bytes, file_name: str = "") -> SiteInfo:
+    """Site information from the bytes before the first page; defaults when absent."""
+    start = header.find(b"<mediawiki")
+    if start < 0:
+        raise InputError("no <mediawiki> root element: not a MediaWiki XML export")
+    fallback = _DBNAME_FROM_FILE.match(file_name)
+    dbname = fallback.group(1) if fallback else "wiki"
+    try:
+        root = ET.fromstring(header[start:] + b"</mediawiki>")
+    except ET.ParseError as exc:
+        raise InputError(f"malformed dump header: {exc}") from exc
+    info = {"language": root.get(_XML_LANG), "schema_version": root.get("version")}
+    names: dict[int, tuple[str, ...]] = {}
+    base_url = None
+    for el in root:
+        if _local(el.tag) != "siteinfo":
+            continue
+        for item in el:
+            tag = _local(item.tag)
+            if tag == "dbname" and item.text:
+                dbname = item.text.strip()
+            elif tag == "base" and item.text:
+                base_url = item.text.strip().rsplit("/", 1)[0] + "/"
+            elif tag == "namespaces":
+                for ns in item:
+                    key = int(ns.get("key", "0"))
+                    if ns.text:
+                        names[key] = (ns.text.strip(),)
+    namespaces = Namespaces.english_default()
+    if names:
+        merged = dict(namespaces.names)
+        for key, localized in names.items():
+            merged[key] = tuple(dict.fromkeys(localized + merged.get(key, ())))
+        namespaces = Namespaces(merged)
+    return SiteInfo(dbname=dbname, language=info["language"], base_url=base_url,
+                    schema_version=info["schema_version"], namespaces=namespaces)
+
+
+_REDIRECT_TEXT = re.compile(r"^\s*#(?:REDIRECT|ΑΝΑΚΑΤΕΥΘΥΝΣΗ|WEITERLEITUNG|REDIRECTION)\s*:?\s*\[\[([^\]|]+)",
+                            re.IGNORECASE)
+
+
+def parse_page(data: bytes, site: SiteInfo) -> RawPage:
+    """Parse one ``<page>`` fragment; raise :class:`PageError` on bad input."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the page") from None
+    try:
+        el = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise PageError("malformed_xml", f"page XML is not well-formed: {exc}") from None
+    title = (el.findtext("title") or "").strip()
+    if not title:
+        raise PageError("missing_title", "page has no <title>")
+    ns_text = el.findtext("ns")
+    try:
+        namespace = int(ns_text) if ns_text is not None else site.namespaces.namespace_of(title)[0]
+    except ValueError:
+        raise PageError("malformed_xml", f"<ns> is not an integer: {ns_text!r}") from None
+    revisions = el.findall("revision")
+    revision = revisions[-1] if revisions else None
+    wikitext = ""
+    revision_id = timestamp = None
+    if revision is not None:
+        revision_id = revision.findtext("id")
+        timestamp = revision.findtext("timestamp")
+        wikitext = revision.findtext("text") or ""
+    redirect = el.find("redirect")
+    target = redirect.get("title") if redirect is not None else None
+    if target is None:
+        match = _REDIRECT_TEXT.match(wikitext)
+        target = match.group(1) if match else None
+    return RawPage(title=title, namespace=namespace, page_id=el.findtext("id"), revision_id=revision_id,
+                   timestamp=timestamp, redirect_target=target, text=wikitext)
+
+
+_HEAD_FIELDS = {name: re.compile(rf"<{name}>([^<]{{0,1000}})</{name}>".encode()) for name in ("title", "id")}
+
+
+def salvage_ids(head: bytes) -> tuple[str | None, str | None]:
+    """Best-effort (page id, title) from the start of a damaged page, for its reject row."""
+    found = {}
+    for name, pattern in _HEAD_FIELDS.items():
+        m = pattern.search(head)
+        found[name] = m.group(1).decode("utf-8", "replace").strip() if m else None
+    return found["id"], found["title"]
+
+
+def split_redirect_target(target: str) -> tuple[str, str | None]:
+    title, _, fragment = target.partition("#")
+    return normalize_title(title), (fragment.strip() or None)

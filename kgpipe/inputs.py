@@ -1,0 +1,202 @@
+"""Input detection and splitting: what each worker reads.
+
+Work is handed to workers as small :class:`InputSplit` references (a file plus
+a byte range, a multistream offset range, a shard number or a list of files);
+the workers read and parse the bytes themselves. Shipping references instead
+of page texts is what lets the pipeline scale with workers.
+"""
+from __future__ import annotations
+
+import bz2
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kgpipe.config import IngestConfig
+from kgpipe.dumps import InputError, SiteInfo, iter_decompressed, parse_siteinfo, scan_pages
+
+WIKI, NEWS_JSONL, NEWS_DIR = "wiki", "news_jsonl", "news_dir"
+_SNIFF_BYTES = 256 * 1024
+SPLITS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class InputSplit:
+    path: str
+    kind: str
+    codec: str = "none"
+    start: int = 0
+    end: int | None = None
+    shard: int = 0
+    num_shards: int = 1
+    site: SiteInfo | None = None
+    expected: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...] = ()
+    streams: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        if self.files:
+            return f"{self.path} [{len(self.files)} files from {self.files[0]}]"
+        if self.num_shards > 1:
+            return f"{self.path} [shard {self.shard + 1}/{self.num_shards}]"
+        return f"{self.path} [{self.start}:{'' if self.end is None else self.end}]"
+
+
+def codec_of(head: bytes) -> str:
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    return "none"
+
+
+def _sniff(path: Path, codec: str) -> bytes:
+    """First bytes of the (decompressed) content; a file unreadable from the start fails here."""
+    out = bytearray()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter_decompressed(fh, codec, limit=_SNIFF_BYTES if codec == "none" else None):
+                out += chunk
+                if len(out) >= _SNIFF_BYTES:
+                    break
+    except InputError as exc:
+        if not out:
+            raise InputError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return bytes(out)
+
+
+_INDEX_LINE = re.compile(rb"^\d+:\d+:")
+
+
+def detect(path: Path) -> tuple[str, str]:
+    """(kind, codec) of an input, by content first and name second."""
+    if path.is_dir():
+        return NEWS_DIR, "none"
+    if not path.exists():
+        raise InputError(f"cannot read {path}: no such file or directory")
+    with open(path, "rb") as fh:
+        codec = codec_of(fh.read(4))
+    head = _sniff(path, codec).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if b"<mediawiki" in head[:8192] or head.startswith(b"<?xml"):
+        return WIKI, codec
+    if head.startswith(b"{") or re.search(r"\.(jsonl|ndjson|json)(\.gz|\.bz2)?$", path.name):
+        return NEWS_JSONL, codec
+    if _INDEX_LINE.match(head):
+        return "multistream_index", codec
+    raise InputError(f"cannot read {path}: not a MediaWiki XML dump, JSONL news file or folder of articles")
+
+
+_INDEX_SUFFIX = re.compile(r"-index\.(txt|xml)\.bz2$")
+
+
+def find_index(path: Path) -> Path | None:
+    """The multistream index that Wikimedia publishes beside a ``*multistream.xml.bz2``."""
+    if "multistream" not in path.name or not path.name.endswith(".xml.bz2"):
+        return None
+    for suffix in ("-index.txt.bz2", "-index.xml.bz2"):
+        candidate = path.with_name(path.name[:-len(".xml.bz2")] + suffix)
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_index(index: Path) -> list[tuple[int, str, str]]:
+    """``offset:page_id:title`` lines (titles may contain ':', so split twice)."""
+    entries = []
+    try:
+        with bz2.open(index, "rt", encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                line = line.rstrip("\r\n")
+                if not line:
+                    continue
+                offset, page_id, title = line.split(":", 2)
+                entries.append((int(offset), page_id, title))
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read multistream index {index}: {exc}") from None
+    if not entries:
+        raise InputError(f"cannot read multistream index {index}: it is empty")
+    return entries
+
+
+def read_header(path: Path, codec: str, end: int | None = None) -> SiteInfo:
+    header: list[bytes] = []
+    with open(path, "rb") as fh:
+        limit = end
+        for item in scan_pages(iter_decompressed(fh, codec, limit), max_page_bytes=1, header_sink=header):
+            break
+    return parse_siteinfo(b"".join(header), path.name)
+
+
+def _byte_ranges(size: int, split_bytes: int) -> list[tuple[int, int | None]]:
+    starts = list(range(0, max(size, 1), split_bytes))
+    return [(s, starts[i + 1] if i + 1 < len(starts) else None) for i, s in enumerate(starts)]
+
+
+def plan_splits(inputs: list[str | os.PathLike], cfg: IngestConfig) -> list[InputSplit]:
+    """Detect every input and cut it into splits; raises :class:`InputError` naming a bad file."""
+    paths = [Path(p) for p in inputs]
+    kinds = {p: detect(p) for p in paths}
+    explicit_indexes = {p for p, (kind, _) in kinds.items() if kind == "multistream_index"}
+    shards = cfg.shards_per_compressed_file or cfg.direct_num_workers
+    splits: list[InputSplit] = []
+    for path in paths:
+        kind, codec = kinds[path]
+        key = str(path)
+        if kind == "multistream_index":
+            continue
+        if kind == NEWS_DIR:
+            files = sorted(str(f.relative_to(path)) for f in path.rglob("*") if f.is_file())
+            for i in range(0, len(files), cfg.files_per_split):
+                splits.append(InputSplit(key, kind, files=tuple(files[i:i + cfg.files_per_split])))
+            if not files:
+                splits.append(InputSplit(key, kind))
+            continue
+        if kind == NEWS_JSONL:
+            if codec == "none":
+                splits += [InputSplit(key, kind, start=s, end=e)
+                           for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+            else:
+                splits.append(InputSplit(key, kind, codec))
+            continue
+        index = find_index(path) or next((i for i in explicit_indexes
+                                          if _INDEX_SUFFIX.sub(".xml.bz2", i.name) == path.name), None)
+        if codec == "bz2" and index is not None:
+            splits += _multistream_splits(path, index, cfg)
+        elif codec == "none":
+            site = read_header(path, codec)
+            splits += [InputSplit(key, kind, codec, start=s, end=e, site=site)
+                       for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+        else:
+            site = read_header(path, codec)
+            splits += [replace(InputSplit(key, kind, codec, site=site), shard=i, num_shards=shards)
+                       for i in range(shards)]
+    return splits
+
+
+def _multistream_splits(path: Path, index: Path, cfg: IngestConfig) -> list[InputSplit]:
+    entries = read_index(index)
+    by_offset: dict[int, list[tuple[str, str]]] = {}
+    for offset, page_id, title in entries:
+        by_offset.setdefault(offset, []).append((page_id, title))
+    offsets = sorted(by_offset)
+    site = read_header(path, "bz2", end=offsets[0])
+    # at least SPLITS_PER_WORKER splits per worker, so that uneven pages even out across workers
+    per_split = min(cfg.pages_per_split, max(1, len(entries) // (SPLITS_PER_WORKER * cfg.direct_num_workers)))
+    groups: list[list[int]] = [[]]
+    count = 0
+    for offset in offsets:
+        if count >= per_split:
+            groups.append([])
+            count = 0
+        groups[-1].append(offset)
+        count += len(by_offset[offset])
+    splits = []
+    for i, group in enumerate(groups):
+        end = groups[i + 1][0] if i + 1 < len(groups) else None
+        expected = tuple(entry for offset in group for entry in by_offset[offset])
+        splits.append(InputSplit(str(path), WIKI, "bz2", start=group[0], end=end, site=site,
+                                 expected=expected, streams=tuple(group)))
+    return splits

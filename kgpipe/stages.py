@@ -1,0 +1,34 @@
+"""Stages by name, in pipeline order. Infra submits them by name.
+
+Each entry points at ``module:function`` and is imported only when it runs, so
+the core never imports an engine (Beam, Spark) itself.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kgpipe.warehouse import Warehouse
+
+STAGES: dict[str, str] = {
+    "ingest": "pipelines.ingest:run_stage",
+}
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What every stage gets besides its own configuration section."""
+    warehouse: Warehouse
+    run_id: str
+    cache_dir: str
+    engine_args: list[str] = field(default_factory=list)
+
+
+def stage_function(name: str) -> Callable:
+    try:
+        target = STAGES[name]
+    except KeyError:
+        raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}") from None
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)

@@ -1,0 +1,99 @@
+"""The warehouse: a folder of Parquet tables that readers never see half-written.
+
+Each table name (``warehouse/documents``) is a symbolic link to an immutable
+version folder under ``warehouse/_versions/<table>/<version>``. A stage writes
+a new version under ``_staging``, checks it, moves it into ``_versions`` and
+swaps the link with one ``rename(2)``, which POSIX makes atomic: a reader sees
+the old table or the new one, never a mix. Older versions are kept for a while
+so that readers that opened them keep working. (Object stores have no atomic
+rename; there, point readers at the version folder named in the run manifest.)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from schemas import arrow_schema
+
+
+class SchemaMismatch(Exception):
+    pass
+
+
+class Warehouse:
+    def __init__(self, root: str | os.PathLike, keep_versions: int = 2):
+        self.root = Path(root)
+        self.keep_versions = keep_versions
+
+    def table_path(self, name: str) -> Path:
+        return self.root / name
+
+    def exists(self, name: str) -> bool:
+        return self.table_path(name).exists()
+
+    def staging_dir(self, run_id: str) -> Path:
+        path = self.root / "_staging" / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def dataset(self, name: str) -> ds.Dataset:
+        return ds.dataset(self.table_path(name), format="parquet", schema=arrow_schema(name))
+
+    def read(self, name: str, columns: list[str] | None = None):
+        return self.dataset(name).to_table(columns=columns)
+
+    def count(self, name: str) -> int:
+        return self.dataset(name).count_rows()
+
+    @staticmethod
+    def check_schema(name: str, folder: Path) -> int:
+        """Every Parquet file of a staged table must carry exactly the declared schema; returns rows."""
+        expected = arrow_schema(name)
+        rows = 0
+        files = sorted(folder.glob("*.parquet"))
+        if not files:
+            raise SchemaMismatch(f"{name}: no Parquet files in {folder}")
+        for path in files:
+            meta = pq.read_metadata(path)
+            actual = meta.schema.to_arrow_schema()
+            if not actual.equals(expected, check_metadata=False) or \
+                    actual.metadata.get(b"kgpipe.version") != expected.metadata[b"kgpipe.version"]:
+                raise SchemaMismatch(f"{name}: {path.name} has schema\n{actual}\nexpected\n{expected}")
+            rows += meta.num_rows
+        return rows
+
+    def commit(self, name: str, staged: Path, version: str) -> Path:
+        """Publish a staged folder as the current version of ``name`` (atomic link swap)."""
+        versions = self.root / "_versions" / name
+        versions.mkdir(parents=True, exist_ok=True)
+        final = versions / version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+        link = self.table_path(name)
+        if link.exists() and not link.is_symlink():
+            raise FileExistsError(f"{link} is a real folder, not a kgpipe table link; move it away first")
+        tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
+        os.symlink(os.path.relpath(final, self.root), tmp)
+        os.replace(tmp, link)
+        self._prune(versions, keep=final)
+        return final
+
+    def _prune(self, versions: Path, keep: Path) -> None:
+        older = sorted((p for p in versions.iterdir() if p != keep), key=lambda p: p.stat().st_mtime)
+        for path in older[: max(0, len(older) - self.keep_versions)]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def write_json_atomic(self, relative: str, payload: dict) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+        return path

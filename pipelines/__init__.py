@@ -1,0 +1,1 @@
+"""Apache Beam pipelines (composite PTransforms plus a thin run())."""

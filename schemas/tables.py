@@ -1,0 +1,204 @@
+"""Every table kgpipe writes, defined once.
+
+Arrow is the source of truth: Spark StructTypes (``schemas.spark``) and service
+models derive from these definitions. Each table has a version, bumped on any
+change of columns, and each column a one-line meaning that travels into the
+Parquet field metadata, so a file explains itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    meaning: str
+    nullable: bool = True
+
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable,
+                        metadata={"meaning": self.meaning})
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    version: int
+    meaning: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def arrow(self) -> pa.Schema:
+        return pa.schema([c.field() for c in self.columns],
+                         metadata={"kgpipe.table": self.name,
+                                   "kgpipe.version": str(self.version),
+                                   "kgpipe.meaning": self.meaning})
+
+
+def _c(name: str, type_: pa.DataType, meaning: str, nullable: bool = True) -> Column:
+    return Column(name, type_, meaning, nullable)
+
+
+def _key(name: str, meaning: str) -> Column:
+    return Column(name, pa.string(), meaning, nullable=False)
+
+
+PARAGRAPH = pa.struct([
+    ("start", pa.int32()), ("end", pa.int32()), ("kind", pa.string()),
+    ("section", pa.string()), ("level", pa.int8()),
+])
+
+EVIDENCE = pa.struct([
+    ("doc_id", pa.string()), ("sentence_index", pa.int32()),
+    ("start", pa.int32()), ("end", pa.int32()), ("sentence_text", pa.string()),
+])
+
+ALIAS_COUNT = pa.struct([("alias", pa.string()), ("count", pa.int64())])
+
+QUALIFIERS = pa.map_(pa.string(), pa.string())
+
+_DEFINITIONS = [
+    TableSchema("documents", 1, "One cleaned article or news story per row.", (
+        _key("doc_id", "sha256[:32] of source, native_id and revision_id: stable across reruns"),
+        _c("source", pa.string(), "wiki database name (enwiki) or news:<site>", False),
+        _c("source_kind", pa.string(), "'wiki' or 'news'", False),
+        _c("native_id", pa.string(), "page id in the wiki, or the article id of the news source", False),
+        _c("revision_id", pa.string(), "wiki revision id; for news, the published time or a content hash"),
+        _c("title", pa.string(), "page title or headline"),
+        _c("url", pa.string(), "canonical URL of the page or article"),
+        _c("namespace", pa.int32(), "MediaWiki namespace (always 0 here; 0 for news)", False),
+        _c("language", pa.string(), "ISO 639 code from the dump's xml:lang or the news record"),
+        _c("source_timestamp", TIMESTAMP, "revision time for wiki pages, publication time for news"),
+        _c("text", pa.string(), "clean plain text, paragraphs separated by a blank line", False),
+        _c("paragraphs", pa.list_(PARAGRAPH), "paragraph spans in text: kind heading/text/list_item, "
+                                              "enclosing section title and level"),
+        _c("input_ref", pa.string(), "file and position the record was read from", False),
+    )),
+    TableSchema("redirects", 1, "Wiki redirect pages: one title pointing to another.", (
+        _c("source", pa.string(), "wiki database name", False),
+        _c("from_title", pa.string(), "title of the redirect page", False),
+        _c("to_title", pa.string(), "normalized target title", False),
+        _c("to_fragment", pa.string(), "section anchor of the target, if any"),
+        _c("page_id", pa.string(), "page id of the redirect page"),
+        _c("input_ref", pa.string(), "file and position the record was read from", False),
+    )),
+    TableSchema("links", 1, "Internal wiki links with their anchor text: raw material for aliases.", (
+        _key("doc_id", "document containing the link"),
+        _c("anchor", pa.string(), "visible anchor text, as it appears in documents.text", False),
+        _c("target_title", pa.string(), "normalized title of the linked article", False),
+        _c("target_fragment", pa.string(), "section anchor of the target, if any"),
+        _c("start", pa.int32(), "character offset of the anchor in documents.text", False),
+        _c("end", pa.int32(), "end offset (exclusive) of the anchor in documents.text", False),
+    )),
+    TableSchema("rejects", 1, "Input records that could not be turned into output, with the reason.", (
+        _c("input_ref", pa.string(), "file and position of the rejected record", False),
+        _c("stage", pa.string(), "stage that rejected it (ingest, extract, ...)", False),
+        _c("reason", pa.string(), "machine-readable reason code", False),
+        _c("detail", pa.string(), "human-readable explanation"),
+        _c("native_id", pa.string(), "page or article id, when it could be read"),
+        _c("title", pa.string(), "page title or headline, when it could be read"),
+        _c("excerpt", pa.string(), "bounded excerpt of the offending input"),
+    )),
+    TableSchema("mentions", 1, "Entity mentions found in sentences (NER or wiki link anchors).", (
+        _key("mention_id", "sha256[:32] of doc_id, start and end"),
+        _key("doc_id", "document of the mention"),
+        _key("sentence_id", "sha256[:32] of doc_id and sentence_index"),
+        _c("sentence_index", pa.int32(), "index of the sentence in the document", False),
+        _c("start", pa.int32(), "character offset in documents.text", False),
+        _c("end", pa.int32(), "end offset (exclusive) in documents.text", False),
+        _c("text", pa.string(), "surface text of the mention", False),
+        _c("label", pa.string(), "entity type (PERSON, ORG, GPE, ...)", False),
+        _c("link_target", pa.string(), "wiki title the mention links to, if it is an anchor"),
+        _c("origin", pa.string(), "'ner' or 'link'", False),
+    )),
+    TableSchema("triples_raw", 1, "Facts extracted from one sentence, with full provenance.", (
+        _key("triple_id", "sha256[:32] of sentence_id and the three spans"),
+        _key("doc_id", "document of the evidence"),
+        _c("sentence_index", pa.int32(), "index of the sentence in the document", False),
+        _c("sentence_text", pa.string(), "the evidence sentence", False),
+        _c("subject", pa.string(), "subject surface text", False),
+        _c("subject_start", pa.int32(), "subject offset in documents.text", False),
+        _c("subject_end", pa.int32(), "subject end offset", False),
+        _c("subject_mention_id", pa.string(), "mention of the subject"),
+        _c("predicate", pa.string(), "normalized predicate (lemmas, e.g. 'be born in')", False),
+        _c("object", pa.string(), "object surface text", False),
+        _c("object_start", pa.int32(), "object offset in documents.text", False),
+        _c("object_end", pa.int32(), "object end offset", False),
+        _c("object_mention_id", pa.string(), "mention of the object, when it is an entity"),
+        _c("object_type", pa.string(), "'entity' or a literal type: date, number, quantity, string", False),
+        _c("qualifiers", QUALIFIERS, "qualifiers such as time=2011"),
+        _c("extractor", pa.string(), "extractor name", False),
+        _c("extractor_version", pa.string(), "extractor version", False),
+        _c("confidence", pa.float64(), "confidence in [0, 1]", False),
+    )),
+    TableSchema("entities", 1, "Graph vertices: one canonical entity per row.", (
+        _key("entity_id", "stable id of the canonical entity"),
+        _c("canonical_name", pa.string(), "preferred display name", False),
+        _c("entity_type", pa.string(), "entity type"),
+        _c("aliases", pa.list_(ALIAS_COUNT), "surface forms with their mention counts"),
+        _c("wiki_title", pa.string(), "linked Wikipedia article, if any"),
+        _c("mention_count", pa.int64(), "number of mentions resolved to the entity", False),
+        _c("first_seen", TIMESTAMP, "earliest source_timestamp of a mention"),
+        _c("last_seen", TIMESTAMP, "latest source_timestamp of a mention"),
+    )),
+    TableSchema("edges", 1, "Deduplicated facts between entities (or an entity and a literal).", (
+        _key("edge_id", "stable id of (subject_id, predicate, object, qualifiers)"),
+        _key("subject_id", "entity id of the subject"),
+        _c("predicate", pa.string(), "normalized predicate", False),
+        _c("object_id", pa.string(), "entity id of the object, null for literals"),
+        _c("object_literal", pa.string(), "literal object value, null for entities"),
+        _c("object_type", pa.string(), "'entity' or the literal type", False),
+        _c("qualifiers", QUALIFIERS, "qualifiers such as time=2011"),
+        _c("support_count", pa.int64(), "number of distinct evidence sentences", False),
+        _c("confidence", pa.float64(), "noisy-or of evidence confidences", False),
+        _c("first_seen", TIMESTAMP, "earliest evidence time"),
+        _c("last_seen", TIMESTAMP, "latest evidence time"),
+        _c("evidence", pa.list_(EVIDENCE), "bounded sample of the evidence"),
+        _c("evidence_count", pa.int64(), "total evidence rows, sampled or not", False),
+    )),
+    TableSchema("inferred_edges", 1, "Facts derived by rules, with the edges that justify them.", (
+        _key("edge_id", "stable id of the inferred fact"),
+        _key("subject_id", "entity id of the subject"),
+        _c("predicate", pa.string(), "predicate produced by the rule", False),
+        _key("object_id", "entity id of the object"),
+        _c("rule", pa.string(), "name of the rule that fired", False),
+        _c("supporting_edge_ids", pa.list_(pa.string()), "edge ids of the premises: the explanation", False),
+        _c("depth", pa.int32(), "derivation depth (1 = from extracted edges only)", False),
+        _c("confidence", pa.float64(), "product of premise confidences", False),
+    )),
+    TableSchema("embeddings", 1, "Entity embedding vectors from the training stage.", (
+        _key("entity_id", "entity id"),
+        _c("vector", pa.list_(pa.float32()), "embedding vector", False),
+        _c("model", pa.string(), "model name (transe, rotate, ...)", False),
+        _c("run_id", pa.string(), "training run that produced it", False),
+    )),
+    TableSchema("relation_embeddings", 1, "Relation embedding vectors from the training stage.", (
+        _c("predicate", pa.string(), "normalized predicate", False),
+        _c("vector", pa.list_(pa.float32()), "embedding vector", False),
+        _c("model", pa.string(), "model name", False),
+        _c("run_id", pa.string(), "training run that produced it", False),
+    )),
+]
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in _DEFINITIONS}
+
+
+def table(name: str) -> TableSchema:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}") from None
+
+
+def arrow_schema(name: str) -> pa.Schema:
+    return table(name).arrow

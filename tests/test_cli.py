@@ -1,0 +1,40 @@
+"""The command line: stages, manifest, summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kgpipe.cli import main
+from kgpipe.datasets import NEWS_SAMPLE
+
+
+def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
+    wh = tmp_path / "wh"
+    rc = main(["--quiet", "--set", "ingest.direct_running_mode=in_memory", "ingest",
+               "--input", str(NEWS_SAMPLE), "--warehouse", str(wh)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "documents" in out and " 8 rows" in out and "seen 8 = documents 8" in out
+    manifest = json.loads((wh / "_manifests" / "latest.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["run_id"] in out
+    assert {"run_id", "git", "packages", "config", "stages", "started_at", "finished_at"} <= set(manifest)
+    stage = manifest["stages"]["ingest"]
+    assert stage["outputs"] == {"documents": 8, "redirects": 0, "links": 0, "rejects": 0}
+    assert stage["seconds"] > 0 and manifest["packages"]["apache-beam"]
+    per_input = stage["inputs"]["per_input"][str(NEWS_SAMPLE)]
+    assert per_input["pages_seen"] == 8 and per_input["rejects"] == 0
+    assert (wh / "_manifests" / f"{manifest['run_id']}.json").exists()
+
+
+def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"warehouse: {tmp_path / 'wh'}\ningest:\n  inputs: ['{NEWS_SAMPLE}']\n"
+                      "  direct_running_mode: in_memory\n")
+    assert main(["--quiet", "--config", str(config), "run"]) == 0
+    manifest = json.loads((tmp_path / "wh" / "_manifests" / "latest.json").read_text())
+    assert list(manifest["stages"]) == ["ingest"]
+
+
+def test_bad_config_value_is_a_clear_error(tmp_path: Path, capsys):
+    assert main(["--set", "ingest.direct_num_workers=-1", "ingest", "--warehouse", str(tmp_path)]) == 2
+    assert "direct_num_workers" in capsys.readouterr().err

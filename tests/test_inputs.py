@@ -1,0 +1,56 @@
+"""Input detection by content and name, and splitting of the real multistream sample."""
+from __future__ import annotations
+
+import bz2
+from pathlib import Path
+
+import pytest
+
+from kgpipe.dumps import InputError
+from kgpipe.inputs import NEWS_JSONL, WIKI, detect, find_index, plan_splits, read_index
+from tests.dumpfactory import dump_bytes, page_xml
+
+
+def test_detects_by_content_not_extension(tmp_path: Path):
+    dump = tmp_path / "no-extension"
+    dump.write_bytes(bz2.compress(dump_bytes([page_xml("A", "b", 1)])))
+    assert detect(dump) == (WIKI, "bz2")
+    feed = tmp_path / "feed.data"
+    feed.write_text('{"text": "x"}\n')
+    assert detect(feed) == (NEWS_JSONL, "none")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"BZh91AY&SY" + b"\x00" * 200, "cannot read"),
+    (b"plain words, nothing we know", "not a MediaWiki XML dump"),
+])
+def test_unreadable_file_fails_with_one_line_naming_it(tmp_path: Path, content: bytes, message: str):
+    path = tmp_path / "broken.xml.bz2"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        detect(path)
+    assert str(path) in str(err.value) and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(InputError, match="no such file"):
+        detect(tmp_path / "nope.xml")
+
+
+def test_greek_multistream_is_split_by_stream_offsets(elwiki: Path, cfg):
+    index = find_index(elwiki)
+    assert index is not None and index.name.endswith("multistream-index.xml.bz2")
+    entries = read_index(index)
+    assert len(entries) == 17
+    assert sorted({offset for offset, _, _ in entries}) == [718, 4735, 8475, 12237]
+    splits = plan_splits([elwiki], cfg.model_copy(update={"pages_per_split": 5}))
+    assert [s.streams for s in splits] == [(718,), (4735,), (8475,), (12237,)]
+    assert splits[0].site.dbname == "elwikivoyage" and splits[0].site.language == "el"
+    assert splits[0].site.schema_version == "0.11"
+    assert sum(len(s.expected) for s in splits) == 17
+
+
+def test_explicit_index_argument_is_paired_not_ingested(elwiki: Path, cfg):
+    splits = plan_splits([elwiki, find_index(elwiki)], cfg)
+    assert {s.path for s in splits} == {str(elwiki)}
+    assert all(s.streams for s in splits)

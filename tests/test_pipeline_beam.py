@@ -1,0 +1,90 @@
+"""The composite Beam transform under TestPipeline, and the stage end to end on small inputs."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from kgpipe.inputs import plan_splits
+from kgpipe.stages import StageContext
+from kgpipe.warehouse import Warehouse
+from pipelines.ingest import AccountingError, IngestSplits, check_accounting, run_stage
+from tests.dumpfactory import dump_bytes, page_xml
+
+
+@pytest.fixture
+def small_inputs(tmp_path: Path) -> list[Path]:
+    dump = tmp_path / "wiki.xml"
+    dump.write_bytes(dump_bytes([
+        page_xml("Grace Hopper", "'''Grace Hopper''' was a [[United States Navy|US Navy]] officer.", 1),
+        page_xml("Hopper", "#REDIRECT [[Grace Hopper]]", 2, redirect="Grace Hopper"),
+        page_xml("Category:Computing", "[[Category:Science]]", 3, ns=14),
+        page_xml("Broken", "x", 4).replace("<ns>", "<nz>"),
+    ]))
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "n1", "url": "https://n.example/1", "text": "Hopper retired in 1986."})
+                    + "\nnot json\n")
+    return [dump, feed]
+
+
+def test_ingest_transform_routes_every_record(small_inputs, cfg):
+    splits = plan_splits(small_inputs, cfg)
+    with TestPipeline() as p:
+        out = p | beam.Create(splits) | IngestSplits(cfg)
+        assert_that(out["documents"] | "Titles" >> beam.Map(lambda d: (d["source_kind"], d["title"], d["text"])),
+                    equal_to([("wiki", "Grace Hopper", "Grace Hopper was a US Navy officer."),
+                              ("news", None, "Hopper retired in 1986.")]), label="documents")
+        assert_that(out["redirects"] | "Redirects" >> beam.Map(lambda r: (r["from_title"], r["to_title"])),
+                    equal_to([("Hopper", "Grace Hopper")]), label="redirects")
+        assert_that(out["links"] | "Links" >> beam.Map(lambda r: (r["anchor"], r["target_title"])),
+                    equal_to([("US Navy", "United States Navy")]), label="links")
+        assert_that(out["rejects"] | "Reasons" >> beam.Map(lambda r: r["reason"]),
+                    equal_to(["malformed_xml", "invalid_json"]), label="rejects")
+        assert_that(out["stats"] | "Seen" >> beam.Map(lambda s: (Path(s["input"]).name, s["seen"])),
+                    equal_to([("wiki.xml", 4), ("feed.jsonl", 2)]), label="stats")
+
+
+def test_stats_of_split_shards_are_summed_per_input(tmp_path: Path, cfg):
+    dump = tmp_path / "w.xml.gz"
+    dump.write_bytes(gzip.compress(dump_bytes([page_xml(f"P{i}", f"Text {i}.", i + 1) for i in range(9)])))
+    splits = plan_splits([dump], cfg.model_copy(update={"shards_per_compressed_file": 3}))
+    assert len(splits) == 3
+    with TestPipeline() as p:
+        out = p | beam.Create(splits) | IngestSplits(cfg)
+        assert_that(out["stats"] | beam.Map(lambda s: (s["seen"], s["documents"])), equal_to([(9, 9)]))
+
+
+def test_stage_writes_schema_exact_tables_atomically_and_reruns_identically(small_inputs, tmp_path: Path, cfg):
+    warehouse = Warehouse(tmp_path / "wh")
+    first = run_stage(cfg, StageContext(warehouse, "run-1", str(tmp_path / "cache")), [str(p) for p in small_inputs])
+    assert first.outputs == {"documents": 2, "redirects": 1, "links": 1, "rejects": 2}
+    per_input = {Path(k).name: v for k, v in first.inputs["per_input"].items()}
+    assert (per_input["wiki.xml"]["pages_seen"], per_input["wiki.xml"]["skipped_by_rule"]) == (4, 1)
+    for name in ("documents", "redirects", "links", "rejects"):
+        assert warehouse.table_path(name).is_symlink()
+        assert Warehouse.check_schema(name, warehouse.table_path(name)) == first.outputs[name]
+    ids_first = sorted(warehouse.read("documents", ["doc_id"]).column("doc_id").to_pylist())
+    old_files = sorted(warehouse.table_path("documents").resolve().glob("*.parquet"))
+
+    second = run_stage(cfg, StageContext(warehouse, "run-2", str(tmp_path / "cache")), [str(p) for p in small_inputs])
+    assert second.outputs == first.outputs
+    assert sorted(warehouse.read("documents", ["doc_id"]).column("doc_id").to_pylist()) == ids_first
+    assert warehouse.table_path("documents").resolve().name == "run-2"
+    # the previous version stays readable for readers that opened it before the swap
+    assert sum(pq.read_metadata(f).num_rows for f in old_files) == 2
+    assert not (tmp_path / "wh" / "_staging" / "run-2").exists()
+
+
+def test_accounting_check_catches_lost_records():
+    stats = [{"input": "x", "seen": 3, "documents": 1, "redirects": 0, "links": 0, "skipped": {}, "rejects": {"a": 1}}]
+    with pytest.raises(AccountingError, match="3 records seen but 2"):
+        check_accounting(stats, {"documents": 1, "redirects": 0, "links": 0, "rejects": 1})
+    stats[0]["seen"] = 2
+    with pytest.raises(AccountingError, match="documents: wrote 0"):
+        check_accounting(stats, {"documents": 0, "redirects": 0, "links": 0, "rejects": 1})
