@@ -96,3 +96,12 @@ def resolve_inputs(inputs: list[str], cache_dir: str | os.PathLike | None) -> li
         else:
             resolved.append(Path(item))
     return resolved
+
+
+def graphframes_jar(configured: str | None, cache_dir: str | os.PathLike) -> Path:
+    """The GraphFrames jar Spark jobs ship: ``spark.graphframes_jar`` or the one set-up cached."""
+    path = Path(configured) if configured else cached_path(GRAPHFRAMES_JAR, cache_dir)
+    if not path.exists():
+        raise FetchError(f"GraphFrames jar not found at {path}: run `kgpipe fetch`, set spark.graphframes_jar, "
+                         "or set spark.graphframes_package on clusters that reach Maven")
+    return path

@@ -31,7 +31,9 @@ class InputError(Exception):
     """The byte stream itself is unreadable from some point on."""
 
 
-class PageError(Exception):
+class RecordError(Exception):
+    """One input record (page, JSON line, article file) is bad; it becomes a reject row."""
+
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
@@ -258,12 +260,8 @@ def parse_siteinfo(header: bytes, file_name: str = "") -> SiteInfo:
                     key = int(ns.get("key", "0"))
                     if ns.text:
                         names[key] = (ns.text.strip(),)
-    namespaces = Namespaces.english_default()
-    if names:
-        merged = dict(namespaces.names)
-        for key, localized in names.items():
-            merged[key] = tuple(dict.fromkeys(localized + merged.get(key, ())))
-        namespaces = Namespaces(merged)
+    # canonical names (File:, Category:) are recognised on every wiki in addition to these
+    namespaces = Namespaces(names) if names else Namespaces.english_default()
     return SiteInfo(dbname=dbname, language=info["language"], base_url=base_url,
                     schema_version=info["schema_version"], namespaces=namespaces)
 
@@ -273,23 +271,23 @@ _REDIRECT_TEXT = re.compile(r"^\s*#(?:REDIRECT|ΑΝΑΚΑΤΕΥΘΥΝΣΗ|WEITER
 
 
 def parse_page(data: bytes, site: SiteInfo) -> RawPage:
-    """Parse one ``<page>`` fragment; raise :class:`PageError` on bad input."""
+    """Parse one ``<page>`` fragment; raise :class:`RecordError` on bad input."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PageError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the page") from None
+        raise RecordError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the page") from None
     try:
         el = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise PageError("malformed_xml", f"page XML is not well-formed: {exc}") from None
+        raise RecordError("malformed_xml", f"page XML is not well-formed: {exc}") from None
     title = (el.findtext("title") or "").strip()
     if not title:
-        raise PageError("missing_title", "page has no <title>")
+        raise RecordError("missing_title", "page has no <title>")
     ns_text = el.findtext("ns")
     try:
         namespace = int(ns_text) if ns_text is not None else site.namespaces.namespace_of(title)[0]
     except ValueError:
-        raise PageError("malformed_xml", f"<ns> is not an integer: {ns_text!r}") from None
+        raise RecordError("malformed_xml", f"<ns> is not an integer: {ns_text!r}") from None
     revisions = el.findall("revision")
     revision = revisions[-1] if revisions else None
     wikitext = ""

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from kgpipe.config import IngestConfig
-from kgpipe.dumps import (InputError, PageChunk, PageError, SiteInfo, iter_decompressed, parse_page,
+from kgpipe.dumps import (InputError, PageChunk, RecordError, SiteInfo, iter_decompressed, parse_page,
                           salvage_ids, scan_pages, split_redirect_target)
 from kgpipe.ids import stable_id
 from kgpipe.inputs import NEWS_DIR, NEWS_JSONL, InputSplit
-from kgpipe.news import (NewsArticle, RecordError, article_from_json, is_article_file, iter_jsonl_lines,
+from kgpipe.news import (NewsArticle, article_from_json, is_article_file, iter_jsonl_lines,
                          read_text_article)
 from kgpipe.wikitext import clean_wikitext
 
@@ -104,7 +104,7 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
         return
     try:
         page = parse_page(chunk.data, site)
-    except PageError as exc:
+    except RecordError as exc:
         page_id, title = salvage_ids(chunk.data)
         yield out.reject(ref, exc.reason, exc.detail, chunk.data, page_id, title)
         return

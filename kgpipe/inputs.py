@@ -188,11 +188,12 @@ def _multistream_splits(path: Path, index: Path, cfg: IngestConfig) -> list[Inpu
     groups: list[list[int]] = [[]]
     count = 0
     for offset in offsets:
-        if count >= per_split:
+        size = len(by_offset[offset])
+        if groups[-1] and count + size > per_split:
             groups.append([])
             count = 0
         groups[-1].append(offset)
-        count += len(by_offset[offset])
+        count += size
     splits = []
     for i, group in enumerate(groups):
         end = groups[i + 1][0] if i + 1 < len(groups) else None

@@ -112,43 +112,6 @@ class Namespaces:
         return self._lookup.get(_ns_key(prefix))
 
 
-_ENGLISH_NAMES: dict[int, tuple[str, ...]] = {
-    -2: ("Media",),
-    -1: ("Special",),
-    1: ("Talk",),
-    2: ("User",),
-    3: ("User talk",),
-    4: ("Wikipedia", "WP", "Project"),
-    5: ("Wikipedia talk", "WT", "Project talk"),
-    6: ("File", "Image"),
-    7: ("File talk", "Image talk"),
-    8: ("MediaWiki",),
-    9: ("MediaWiki talk",),
-    10: ("Template",),
-    11: ("Template talk",),
-    12: ("Help",),
-    13: ("Help talk",),
-    14: ("Category",),
-    15: ("Category talk",),
-    100: ("Portal",),
-    101: ("Portal talk",),
-    108: ("Book",),
-    109: ("Book talk",),
-    118: ("Draft",),
-    119: ("Draft talk",),
-    446: ("Education Program",),
-    447: ("Education Program talk",),
-    710: ("TimedText",),
-    711: ("TimedText talk",),
-    828: ("Module",),
-    829: ("Module talk",),
-    2300: ("Gadget",),
-    2301: ("Gadget talk",),
-    2302: ("Gadget definition",),
-    2303: ("Gadget definition talk",),
-    2600: ("Topic",),
-}
-_ENGLISH_DEFAULT: Namespaces | None = None
 # names valid on every MediaWiki wiki whatever its language
 _CANONICAL_NAMES: dict[int, tuple[str, ...]] = {
     -2: ("Media",),
@@ -169,6 +132,18 @@ _CANONICAL_NAMES: dict[int, tuple[str, ...]] = {
     14: ("Category",),
     15: ("Category talk",),
 }
+# English Wikipedia: the canonical names plus its own project names and extra namespaces
+_ENGLISH_NAMES: dict[int, tuple[str, ...]] = {
+    **_CANONICAL_NAMES,
+    4: ("Wikipedia", "WP", "Project"),
+    5: ("Wikipedia talk", "WT", "Project talk"),
+    100: ("Portal",), 101: ("Portal talk",), 108: ("Book",), 109: ("Book talk",),
+    118: ("Draft",), 119: ("Draft talk",), 446: ("Education Program",), 447: ("Education Program talk",),
+    710: ("TimedText",), 711: ("TimedText talk",), 828: ("Module",), 829: ("Module talk",),
+    2300: ("Gadget",), 2301: ("Gadget talk",), 2302: ("Gadget definition",),
+    2303: ("Gadget definition talk",), 2600: ("Topic",),
+}
+_ENGLISH_DEFAULT: Namespaces | None = None
 
 
 @dataclass(frozen=True)

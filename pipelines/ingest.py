@@ -17,9 +17,12 @@ import time
 from pathlib import Path
 
 import apache_beam as beam
-from apache_beam import pvalue
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.value_provider import StaticValueProvider
 
 from kgpipe.config import IngestConfig, load_config
 from kgpipe.datasets import resolve_inputs
@@ -53,36 +56,79 @@ class _ProcessSplitFn(beam.DoFn):
                          sum(row["rejects"].values()), time.monotonic() - started)
             else:
                 self.rows[tag].inc()
-            yield pvalue.TaggedOutput(tag, row)
+            yield tag, row
         self.splits_done.inc()
 
 
 class IngestSplits(beam.PTransform):
-    """PCollection[InputSplit] -> {documents, redirects, links, rejects, stats} PCollections."""
+    """PCollection[InputSplit] -> PCollection[(table, row)]; table is one of OUTPUT_TABLES or 'stats'."""
 
     def __init__(self, cfg: IngestConfig):
         super().__init__()
         self.cfg = cfg
 
     def expand(self, splits):
-        tagged = (splits
-                  | "Distribute" >> beam.Reshuffle()
-                  | "ReadAndClean" >> beam.ParDo(_ProcessSplitFn(self.cfg)).with_outputs(*OUTPUT_TABLES, STATS))
-        outputs = {name: tagged[name] for name in OUTPUT_TABLES}
-        outputs[STATS] = (tagged[STATS]
-                          | "KeyByInput" >> beam.Map(lambda row: (row["input"], row))
-                          | "SumPerInput" >> beam.CombinePerKey(merge_stats)
-                          | "DropKey" >> beam.Values())
-        return outputs
+        return (splits
+                | "Distribute" >> beam.Reshuffle()
+                | "ReadAndClean" >> beam.ParDo(_ProcessSplitFn(self.cfg)))
 
 
-def write_outputs(outputs, staging: Path) -> None:
-    for name in OUTPUT_TABLES:
-        _ = outputs[name] | f"Write_{name}" >> beam.io.WriteToParquet(
-            str(staging / name / "part"), schema=arrow_schema(name), file_name_suffix=".parquet")
-    _ = (outputs[STATS]
-         | "StatsToJson" >> beam.Map(lambda row: json.dumps(row, sort_keys=True))
-         | "WriteStats" >> beam.io.WriteToText(str(staging / STATS / "part"), file_name_suffix=".jsonl"))
+class _ParquetRowSink(fileio.FileSink):
+    """(table, row) elements of one table into one Parquet file, written in Arrow record batches."""
+    BATCH_ROWS = 1000
+
+    def __init__(self, table: str):
+        self.schema = arrow_schema(table)
+        self._writer = None
+        self._rows: list[dict] = []
+
+    def open(self, fh):
+        self._writer = pq.ParquetWriter(fh, self.schema)
+        self._rows = []
+
+    def write(self, record):
+        self._rows.append(record[1])
+        if len(self._rows) >= self.BATCH_ROWS:
+            self._write_rows()
+
+    def _write_rows(self):
+        if self._rows:
+            self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
+
+    def flush(self):
+        # WriteToFiles calls flush right before it closes the file: finish the Parquet footer
+        if self._writer is not None:
+            self._write_rows()
+            self._writer.close()
+            self._writer = None
+
+
+class _JsonLinesSink(fileio.TextSink):
+    def write(self, record):
+        super().write(json.dumps(record[1], sort_keys=True))
+
+
+def _sink_for(table: str) -> fileio.FileSink:
+    return _JsonLinesSink() if table == STATS else _ParquetRowSink(table)
+
+
+def _file_name(window, pane, shard_index, total_shards, compression, destination) -> str:
+    suffix = "jsonl" if destination == STATS else "parquet"
+    return f"{destination}-part-{shard_index:05d}-of-{total_shards:05d}.{suffix}"
+
+
+class WriteTables(beam.PTransform):
+    """Write (table, row) elements as one set of files per table (Beam dynamic destinations)."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def expand(self, tagged):
+        return tagged | "WriteFiles" >> fileio.WriteToFiles(
+            str(self.folder), destination=lambda element: element[0], sink=_sink_for, file_naming=_file_name,
+            temp_directory=StaticValueProvider(str, str(self.folder / "_tmp")))
 
 
 def pipeline_options(cfg: IngestConfig, beam_args: list[str]) -> PipelineOptions:
@@ -98,12 +144,24 @@ def pipeline_options(cfg: IngestConfig, beam_args: list[str]) -> PipelineOptions
 
 
 def run_pipeline(splits: list[InputSplit], cfg: IngestConfig, staging: Path, beam_args: list[str]) -> list[dict]:
-    """Run the Beam pipeline into ``staging``; returns the per-input stats rows."""
+    """Run the Beam pipeline into ``staging/<table>/``; returns the stats rows merged per input."""
+    written = staging / "_written"
     with beam.Pipeline(options=pipeline_options(cfg, beam_args)) as pipeline:
-        outputs = pipeline | "Splits" >> beam.Create(splits) | "Ingest" >> IngestSplits(cfg)
-        write_outputs(outputs, staging)
-    return [json.loads(line) for path in sorted((staging / STATS).glob("*.jsonl"))
+        _ = (pipeline | "Splits" >> beam.Create(splits) | "Ingest" >> IngestSplits(cfg)
+             | "Write" >> WriteTables(written))
+    for name in OUTPUT_TABLES:
+        folder = staging / name
+        folder.mkdir(parents=True)
+        for path in written.glob(f"{name}-part-*.parquet"):
+            path.rename(folder / path.name.removeprefix(f"{name}-"))
+        if not any(folder.iterdir()):
+            pq.write_table(arrow_schema(name).empty_table(), folder / "part-00000-of-00001.parquet")
+    rows = [json.loads(line) for path in sorted(written.glob(f"{STATS}-part-*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines() if line]
+    by_input: dict[str, list[dict]] = {}
+    for row in rows:
+        by_input.setdefault(row["input"], []).append(row)
+    return [merge_stats(group) for group in by_input.values()]
 
 
 def check_accounting(stats: list[dict], counts: dict[str, int]) -> None:

@@ -33,31 +33,39 @@ def small_inputs(tmp_path: Path) -> list[Path]:
     return [dump, feed]
 
 
+def _table(out, name: str, fn):
+    return (out | f"Only_{name}" >> beam.Filter(lambda element, n=name: element[0] == n)
+            | f"Project_{name}" >> beam.Map(lambda element: fn(element[1])))
+
+
 def test_ingest_transform_routes_every_record(small_inputs, cfg):
     splits = plan_splits(small_inputs, cfg)
     with TestPipeline() as p:
         out = p | beam.Create(splits) | IngestSplits(cfg)
-        assert_that(out["documents"] | "Titles" >> beam.Map(lambda d: (d["source_kind"], d["title"], d["text"])),
+        assert_that(_table(out, "documents", lambda d: (d["source_kind"], d["title"], d["text"])),
                     equal_to([("wiki", "Grace Hopper", "Grace Hopper was a US Navy officer."),
                               ("news", None, "Hopper retired in 1986.")]), label="documents")
-        assert_that(out["redirects"] | "Redirects" >> beam.Map(lambda r: (r["from_title"], r["to_title"])),
+        assert_that(_table(out, "redirects", lambda r: (r["from_title"], r["to_title"])),
                     equal_to([("Hopper", "Grace Hopper")]), label="redirects")
-        assert_that(out["links"] | "Links" >> beam.Map(lambda r: (r["anchor"], r["target_title"])),
+        assert_that(_table(out, "links", lambda r: (r["anchor"], r["target_title"])),
                     equal_to([("US Navy", "United States Navy")]), label="links")
-        assert_that(out["rejects"] | "Reasons" >> beam.Map(lambda r: r["reason"]),
+        assert_that(_table(out, "rejects", lambda r: r["reason"]),
                     equal_to(["malformed_xml", "invalid_json"]), label="rejects")
-        assert_that(out["stats"] | "Seen" >> beam.Map(lambda s: (Path(s["input"]).name, s["seen"])),
+        assert_that(_table(out, "stats", lambda s: (Path(s["input"]).name, s["seen"])),
                     equal_to([("wiki.xml", 4), ("feed.jsonl", 2)]), label="stats")
 
 
-def test_stats_of_split_shards_are_summed_per_input(tmp_path: Path, cfg):
+def test_shards_of_one_compressed_file_together_read_every_page(tmp_path: Path, cfg):
     dump = tmp_path / "w.xml.gz"
     dump.write_bytes(gzip.compress(dump_bytes([page_xml(f"P{i}", f"Text {i}.", i + 1) for i in range(9)])))
     splits = plan_splits([dump], cfg.model_copy(update={"shards_per_compressed_file": 3}))
     assert len(splits) == 3
     with TestPipeline() as p:
         out = p | beam.Create(splits) | IngestSplits(cfg)
-        assert_that(out["stats"] | beam.Map(lambda s: (s["seen"], s["documents"])), equal_to([(9, 9)]))
+        assert_that(_table(out, "stats", lambda s: (s["seen"], s["documents"])), equal_to([(3, 3)] * 3),
+                    label="stats")
+        assert_that(_table(out, "documents", lambda d: d["native_id"]),
+                    equal_to([str(i + 1) for i in range(9)]), label="documents")
 
 
 def test_stage_writes_schema_exact_tables_atomically_and_reruns_identically(small_inputs, tmp_path: Path, cfg):
