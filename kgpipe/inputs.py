@@ -122,12 +122,15 @@ def read_index(index: Path) -> list[tuple[int, str, str]]:
 
 
 def read_header(path: Path, codec: str, end: int | None = None) -> SiteInfo:
+    """Site information from the bytes before the first page (for multistream: the first stream)."""
     header: list[bytes] = []
     with open(path, "rb") as fh:
-        limit = end
-        for item in scan_pages(iter_decompressed(fh, codec, limit), max_page_bytes=1, header_sink=header):
+        for _ in scan_pages(iter_decompressed(fh, codec, end), max_page_bytes=1, header_sink=header):
             break
-    return parse_siteinfo(b"".join(header), path.name)
+    try:
+        return parse_siteinfo(b"".join(header), path.name)
+    except InputError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
 
 
 def _byte_ranges(size: int, split_bytes: int) -> list[tuple[int, int | None]]:

@@ -9,6 +9,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kgpipe.config import SparkConfig
 from kgpipe.warehouse import Warehouse
 
 STAGES: dict[str, str] = {
@@ -23,6 +24,7 @@ class StageContext:
     run_id: str
     cache_dir: str
     engine_args: list[str] = field(default_factory=list)
+    spark: SparkConfig = field(default_factory=SparkConfig)
 
 
 def stage_function(name: str) -> Callable:

@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from schemas import arrow_schema
+from schemas.tables import logical_type
 
 
 class SchemaMismatch(Exception):
@@ -53,8 +54,15 @@ class Warehouse:
 
     @staticmethod
     def check_schema(name: str, folder: Path) -> int:
-        """Every Parquet file of a staged table must carry exactly the declared schema; returns rows."""
+        """Every Parquet file of a staged table must carry exactly the declared columns and types,
+        and no nulls where the schema forbids them; returns the row count.
+
+        Types are compared as the engines see them (see ``schemas.logical_type``); a writer that
+        cannot declare a column non-null (Spark) is held to it through the files' null counts.
+        """
         expected = arrow_schema(name)
+        want = [(f.name, logical_type(f.type)) for f in expected]
+        required = [f.name for f in expected if not f.nullable]
         rows = 0
         files = sorted(folder.glob("*.parquet"))
         if not files:
@@ -62,9 +70,23 @@ class Warehouse:
         for path in files:
             meta = pq.read_metadata(path)
             actual = meta.schema.to_arrow_schema()
-            if not actual.equals(expected, check_metadata=False) or \
-                    actual.metadata.get(b"kgpipe.version") != expected.metadata[b"kgpipe.version"]:
-                raise SchemaMismatch(f"{name}: {path.name} has schema\n{actual}\nexpected\n{expected}")
+            got = [(f.name, logical_type(f.type)) for f in actual]
+            if got != want:
+                raise SchemaMismatch(f"{name}: {path.name} has columns {got}, expected {want}")
+            version = (actual.metadata or {}).get(b"kgpipe.version")
+            if version is not None and version != expected.metadata[b"kgpipe.version"]:
+                raise SchemaMismatch(f"{name}: {path.name} is version {version.decode()}, "
+                                     f"expected {expected.metadata[b'kgpipe.version'].decode()}")
+            # leaf columns of required top-level scalars (nested values carry their own null counts)
+            leaves = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+            for group in range(meta.num_row_groups):
+                row_group = meta.row_group(group)
+                for column in required:
+                    leaf = leaves.get(column)
+                    stats = row_group.column(leaf).statistics if leaf is not None else None
+                    if stats is not None and stats.has_null_count and stats.null_count:
+                        raise SchemaMismatch(f"{name}: {path.name} has {stats.null_count} nulls in "
+                                             f"non-null column {column}")
             rows += meta.num_rows
         return rows
 

@@ -202,3 +202,18 @@ def table(name: str) -> TableSchema:
 
 def arrow_schema(name: str) -> pa.Schema:
     return table(name).arrow
+
+
+def logical_type(type_: pa.DataType) -> str:
+    """A type as the engines see it: names of list items and map entries, which differ between
+    writers (pyarrow says ``item``, Spark ``element``), and nullability left out."""
+    if pa.types.is_map(type_):
+        return f"map<{logical_type(type_.key_type)},{logical_type(type_.item_type)}>"
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return f"list<{logical_type(type_.value_type)}>"
+    if pa.types.is_struct(type_):
+        return "struct<" + ",".join(f"{type_.field(i).name}:{logical_type(type_.field(i).type)}"
+                                    for i in range(type_.num_fields)) + ">"
+    if pa.types.is_large_string(type_):
+        return "string"
+    return str(type_)

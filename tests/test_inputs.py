@@ -32,6 +32,13 @@ def test_unreadable_file_fails_with_one_line_naming_it(tmp_path: Path, content: 
     assert str(path) in str(err.value) and message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_xml_that_is_not_a_mediawiki_export_is_named(tmp_path: Path, cfg):
+    path = tmp_path / "feed.xml"
+    path.write_text('<?xml version="1.0"?>\n<rss><channel><title>x</title></channel></rss>\n')
+    with pytest.raises(InputError, match=f"cannot read {path}: no <mediawiki> root"):
+        plan_splits([path], cfg)
+
+
 def test_missing_file(tmp_path: Path):
     with pytest.raises(InputError, match="no such file"):
         detect(tmp_path / "nope.xml")

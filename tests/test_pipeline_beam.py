@@ -96,3 +96,25 @@ def test_accounting_check_catches_lost_records():
     stats[0]["seen"] = 2
     with pytest.raises(AccountingError, match="documents: wrote 0"):
         check_accounting(stats, {"documents": 0, "redirects": 0, "links": 0, "rejects": 1})
+
+
+def test_schema_check_rejects_wrong_columns_and_nulls_in_required_columns(tmp_path: Path):
+    import pyarrow as pa
+
+    from kgpipe.warehouse import SchemaMismatch
+    from schemas import arrow_schema
+    good = {"input_ref": "f:1", "stage": "ingest", "reason": "r", "detail": None, "native_id": None,
+            "title": None, "excerpt": None}
+    folder = tmp_path / "rejects"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist([good], schema=arrow_schema("rejects")), folder / "a.parquet")
+    assert Warehouse.check_schema("rejects", folder) == 1
+    # a writer that cannot declare non-null columns (Spark) is held to them through null counts
+    loose = pa.schema([f.with_nullable(True) for f in arrow_schema("rejects")])
+    pq.write_table(pa.Table.from_pylist([good | {"reason": None}], schema=loose), folder / "b.parquet")
+    with pytest.raises(SchemaMismatch, match="1 nulls in non-null column reason"):
+        Warehouse.check_schema("rejects", folder)
+    (folder / "b.parquet").unlink()
+    pq.write_table(pa.table({"input_ref": ["x"]}), folder / "c.parquet")
+    with pytest.raises(SchemaMismatch, match="has columns"):
+        Warehouse.check_schema("rejects", folder)
