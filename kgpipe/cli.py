@@ -9,6 +9,7 @@ a command does not know are passed to the engine (Beam pipeline options).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -39,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
                              "folders of text articles; default: ingest.inputs")
     ingest.add_argument("--warehouse", help="root folder of the Parquet tables")
     ingest.add_argument("--runner", help="Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)")
+    extract = sub.add_parser("extract", help="Spark + spaCy: documents -> mentions, triples_raw")
+    extract.add_argument("--warehouse", help="root folder of the Parquet tables")
+    extract.add_argument("--master", help="Spark master URL (default: spark.master)")
+    evaluate = sub.add_parser("eval", help="score extraction against gold data; prints one JSON line")
+    kinds = evaluate.add_subparsers(dest="evaluation", required=True)
+    ner = kinds.add_parser("ner", help="entity-level NER scores on a CoNLL-2003 file (IOB1 or IOB2)")
+    ner.add_argument("--conll", required=True, metavar="FILE")
+    relations = kinds.add_parser("re", help="triple scores on WebNLG XML (a file or a folder)")
+    relations.add_argument("--webnlg", required=True, metavar="PATH")
+    relations.add_argument("--extractor", default="kgpipe", help="kgpipe, all_pairs or textacy_svo")
     return parser
 
 
@@ -59,7 +70,7 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
     warehouse.root.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(run_id=new_run_id(), command=" ".join(["kgpipe", *sys.argv[1:]]),
                            config=config.model_dump())
-    ctx = StageContext(warehouse, manifest.run_id, config.cache_dir, engine_args)
+    ctx = StageContext(warehouse, manifest.run_id, config.cache_dir, engine_args, config.spark)
     try:
         for name in names:
             log.info("stage %s: starting", name)
@@ -70,7 +81,7 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
             log.info("stage %s: committed in %.1fs", name, time.monotonic() - started)
             warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
         manifest.status = "succeeded"
-    except (InputError, FetchError, FileExistsError) as exc:
+    except (InputError, FetchError, FileExistsError, FileNotFoundError) as exc:
         manifest.status = "failed"
         print(f"kgpipe: error: {exc}", file=sys.stderr)
         return 2
@@ -85,6 +96,22 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
     return 0
 
 
+def _evaluate(config: Config, args) -> int:
+    from kgpipe.evaluation import EXTRACTORS, evaluate_ner, evaluate_re
+    from kgpipe.extraction import load_nlp
+    nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
+    if args.evaluation == "ner":
+        result = evaluate_ner(args.conll, nlp)
+    else:
+        if args.extractor not in EXTRACTORS:
+            print(f"kgpipe: error: unknown extractor {args.extractor!r}; one of {', '.join(EXTRACTORS)}",
+                  file=sys.stderr)
+            return 2
+        result = evaluate_re(args.webnlg, EXTRACTORS[args.extractor](nlp))
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args, engine_args = _parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
@@ -95,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"warehouse={args.warehouse}")
     if getattr(args, "runner", None):
         overrides.append(f"ingest.runner={args.runner}")
+    if getattr(args, "master", None):
+        overrides.append(f"spark.master={args.master}")
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
@@ -108,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kgpipe: error: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "eval":
+        return _evaluate(config, args)
     names = list(STAGES) if args.command == "run" else [args.command]
     return _run_stages(config, args, names, engine_args)
 

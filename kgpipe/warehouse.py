@@ -43,6 +43,13 @@ class Warehouse:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def discard_staging(self, run_id: str) -> None:
+        shutil.rmtree(self.root / "_staging" / run_id, ignore_errors=True)
+        try:
+            (self.root / "_staging").rmdir()
+        except OSError:
+            pass  # another run is staging
+
     def dataset(self, name: str) -> ds.Dataset:
         return ds.dataset(self.table_path(name), format="parquet", schema=arrow_schema(name))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -185,15 +184,14 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
     paths = resolve_inputs(inputs or cfg.inputs, ctx.cache_dir)
     splits = plan_splits(paths, cfg)
     log.info("ingest: %d inputs in %d splits, runner %s", len(paths), len(splits), cfg.runner)
-    run_staging = warehouse.staging_dir(run_id)
-    staging = run_staging / STAGE
+    staging = warehouse.staging_dir(run_id) / STAGE
     try:
         stats = run_pipeline(splits, cfg, staging, ctx.engine_args)
         counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
         check_accounting(stats, counts)
         versions = {name: str(warehouse.commit(name, staging / name, run_id)) for name in OUTPUT_TABLES}
     finally:
-        shutil.rmtree(run_staging, ignore_errors=True)
+        warehouse.discard_staging(run_id)
     per_input = {row["input"]: {"pages_seen": row["seen"], "documents": row["documents"],
                                 "redirects": row["redirects"], "skipped_by_rule": sum(row["skipped"].values()),
                                 "rejects": sum(row["rejects"].values()), "skipped_by_reason": row["skipped"],
