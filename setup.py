@@ -34,6 +34,8 @@ setup(
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)
         "gpu": ["faiss-gpu-cu12>=1.8"],
         "dev": ["pytest>=8", "chispa>=0.9"],
+        # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluation
+        "eval": ["textacy>=0.13"],
     },
     entry_points={"console_scripts": ["kgpipe=kgpipe.cli:main"]},
 )

@@ -14,6 +14,7 @@ from kgpipe.warehouse import Warehouse
 
 STAGES: dict[str, str] = {
     "ingest": "pipelines.ingest:run_stage",
+    "extract": "jobs.extract:run_stage",
 }
 
 

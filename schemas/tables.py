@@ -130,7 +130,8 @@ _DEFINITIONS = [
         _c("subject_start", pa.int32(), "subject offset in documents.text", False),
         _c("subject_end", pa.int32(), "subject end offset", False),
         _c("subject_mention_id", pa.string(), "mention of the subject"),
-        _c("predicate", pa.string(), "normalized predicate (lemmas, e.g. 'be born in')", False),
+        _c("predicate", pa.string(), "normalized predicate: lowercase lemmas without auxiliaries, "
+                                     "particles and prepositions kept (found, born in, ceo of)", False),
         _c("object", pa.string(), "object surface text", False),
         _c("object_start", pa.int32(), "object offset in documents.text", False),
         _c("object_end", pa.int32(), "object end offset", False),

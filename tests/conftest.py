@@ -42,3 +42,16 @@ def elwiki() -> Path:
 def cfg() -> IngestConfig:
     """In-process settings: tests stay fast and deterministic; the multi-process path has its own tests."""
     return IngestConfig(direct_running_mode="in_memory", direct_num_workers=1, excerpt_chars=200)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One small local Spark session for the whole test run (few shuffle partitions, no UI)."""
+    pytest.importorskip("pyspark")
+    from jobs.spark import spark_session
+    from kgpipe.config import SparkConfig
+    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=2,
+                                        conf={"spark.ui.enabled": "false"}), app_suffix="-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

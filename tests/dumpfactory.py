@@ -50,3 +50,30 @@ def write_multistream(folder: Path, pages: list[str], per_stream: int, name: str
     data.write_bytes(bytes(blob))
     index.write_bytes(bz2.compress(("\n".join(lines) + "\n").encode()))
     return data, index
+
+
+WIKI_TEXT = ("'''Ada Lovelace''' was an English [[mathematician]]. She was born in [[London]] in 1815. "
+             "Lovelace worked with [[Charles Babbage]] on the [[Analytical Engine]].")
+GREEK_TEXT = "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας και η μεγαλύτερη πόλη της χώρας."
+
+
+def ingest_small_corpus(root: Path):
+    """A warehouse with three wiki pages (one holding personal data, one in Greek under an English
+    dump) and the news sample followed by a broken line."""
+    from kgpipe.config import IngestConfig
+    from kgpipe.datasets import NEWS_SAMPLE
+    from kgpipe.stages import StageContext
+    from kgpipe.warehouse import Warehouse
+    from pipelines.ingest import run_stage
+    dump = root / "wiki.xml"
+    dump.write_bytes(dump_bytes([
+        page_xml("Ada Lovelace", WIKI_TEXT, 1),
+        page_xml("Contact", "Write to ada@example.org or call +44 20 7946 0958 for details about Babbage.", 2),
+        page_xml("Αθήνα", GREEK_TEXT, 3),
+    ], dbname="enwiki"))
+    feed = root / "feed.jsonl"
+    feed.write_text(NEWS_SAMPLE.read_text() + "{broken json\n")
+    warehouse = Warehouse(root / "wh")
+    run_stage(IngestConfig(direct_running_mode="in_memory", direct_num_workers=1),
+              StageContext(warehouse, "ingest-1", str(root)), [str(dump), str(feed)])
+    return warehouse

@@ -32,7 +32,8 @@ def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
                       "  direct_running_mode: in_memory\n")
     assert main(["--quiet", "--config", str(config), "run"]) == 0
     manifest = json.loads((tmp_path / "wh" / "_manifests" / "latest.json").read_text())
-    assert list(manifest["stages"]) == ["ingest"]
+    assert list(manifest["stages"]) == ["ingest", "extract"]
+    assert manifest["stages"]["extract"]["outputs"]["triples_raw"] > 0
 
 
 def test_bad_config_value_is_a_clear_error(tmp_path: Path, capsys):

@@ -1,0 +1,158 @@
+"""Spark job: documents (and their wiki links) -> mentions, triples_raw, and extract rejects.
+
+spaCy runs inside Spark through Arrow-batched ``mapInArrow`` (the Arrow-native
+sibling of ``mapInPandas``: no pandas conversion of nested columns), with the
+model loaded once per Python worker. Documents are spread over partitions by
+text length, not row count, so one long article does not make one slow task.
+
+    kgpipe extract --warehouse DIR
+    spark-submit --py-files kgpipe.zip jobs/extract.py --warehouse DIR [--config FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from collections.abc import Iterator
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from kgpipe.config import ExtractConfig, load_config
+from kgpipe.manifest import StageRecord, new_run_id
+from kgpipe.stages import StageContext
+from kgpipe.warehouse import Warehouse
+from schemas import arrow_schema
+from schemas.spark import spark_schema
+
+log = logging.getLogger(__name__)
+STAGE = "extract"
+OUTPUT_TABLES = ("mentions", "triples_raw", "rejects")
+
+
+def _union_schema() -> pa.Schema:
+    """One row per output record: the table it belongs to and that table's columns as a struct."""
+    return pa.schema([pa.field("table", pa.string(), nullable=False)]
+                     + [pa.field(name, pa.struct(list(arrow_schema(name)))) for name in OUTPUT_TABLES])
+
+
+def _extract_partition(cfg: ExtractConfig):
+    schema = _union_schema()
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from kgpipe.extraction import Anchor, DocumentInput, extract_documents, load_nlp
+        nlp = load_nlp(cfg.model, tuple(cfg.disable))
+        for batch in batches:
+            documents = [
+                DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
+                              paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
+                              anchors=tuple(Anchor(a["start"], a["end"], a["target"]) for a in row["anchors"] or ()),
+                              language=row["language"] or "en", title=row["title"])
+                for row in batch.to_pylist()]
+            rows = [{"table": table, table: row} for table, row in extract_documents(nlp, documents, cfg)]
+            if rows:
+                yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+    return run
+
+
+def balance_by_length(df: DataFrame, text_column: str, target_chars: int, min_partitions: int = 1) -> DataFrame:
+    """Repartition so that partitions hold about equal amounts of text, each at most about
+    ``target_chars`` characters, and there are at least ``min_partitions`` of them.
+
+    Two light passes over (doc_id, length): per-partition sums give every
+    partition its offset, then each row's running offset picks its bucket;
+    range partitioning on the bucket puts one bucket in each partition.
+    """
+    lengths = df.select("doc_id", F.length(text_column).alias("chars")).rdd
+    totals = dict(lengths.mapPartitionsWithIndex(
+        lambda index, rows: [(index, sum(row.chars or 0 for row in rows))]).collect())
+    offsets, running = {}, 0
+    for index in sorted(totals):
+        offsets[index] = running
+        running += totals[index]
+    partitions = max(min_partitions, math.ceil(running / target_chars), 1)
+    per_partition = max(1, math.ceil(running / partitions))
+
+    def buckets(index, rows):
+        position = offsets[index]
+        for row in rows:
+            yield row.doc_id, position // per_partition
+            position += row.chars or 0
+
+    bucketed = lengths.mapPartitionsWithIndex(buckets).toDF("doc_id string, bucket long")
+    return (df.join(bucketed, on="doc_id", how="inner")
+            .repartitionByRange(partitions, "bucket").drop("bucket"))
+
+
+def extract(documents: DataFrame, links: DataFrame, cfg: ExtractConfig) -> DataFrame:
+    """The pure transform: documents and links in, union of output records out (see ``split_union``)."""
+    anchors = (links.groupBy("doc_id")
+               .agg(F.collect_list(F.struct("start", "end", F.col("target_title").alias("target"))).alias("anchors")))
+    docs = (documents.select("doc_id", "text", "paragraphs", "language", "title")
+            .join(anchors, on="doc_id", how="left"))
+    # at least two tasks per core, so that one slow partition does not leave a core idle
+    min_partitions = 2 * documents.sparkSession.sparkContext.defaultParallelism
+    docs = balance_by_length(docs, "text", cfg.partition_chars, min_partitions)
+    return docs.mapInArrow(_extract_partition(cfg), from_arrow_schema(_union_schema()))
+
+
+def split_union(union: DataFrame) -> dict[str, DataFrame]:
+    """Each output table from the union, columns in schema order."""
+    return {name: union.where(F.col("table") == name).select(
+        [F.col(f"{name}.{column}").alias(column) for column in spark_schema(name).fieldNames()])
+        for name in OUTPUT_TABLES}
+
+
+def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
+    from jobs.spark import spark_session
+    started = time.monotonic()
+    warehouse = ctx.warehouse
+    for table in ("documents", "links"):
+        if not warehouse.exists(table):
+            raise FileNotFoundError(f"extract needs the {table} table in {warehouse.root}: run `kgpipe ingest` first")
+    spark = spark or spark_session(ctx.spark, cfg, app_suffix="-extract")
+    staging = warehouse.staging_dir(ctx.run_id) / STAGE
+    try:
+        documents = spark.read.parquet(str(warehouse.table_path("documents")))
+        links = spark.read.parquet(str(warehouse.table_path("links")))
+        # materialize spaCy's output once; the three tables are cut from it afterwards
+        extract(documents, links, cfg).write.parquet(str(staging / "union"))
+        tables = split_union(spark.read.parquet(str(staging / "union")))
+        if warehouse.exists("rejects"):
+            # rejects is shared by all stages: keep the others' rows, replace this stage's
+            earlier = spark.read.parquet(str(warehouse.table_path("rejects"))).where(F.col("stage") != STAGE)
+            tables["rejects"] = earlier.unionByName(tables["rejects"])
+        counts = {}
+        for name, frame in tables.items():
+            frame.write.parquet(str(staging / name))
+            counts[name] = warehouse.check_schema(name, staging / name)
+        extract_rejects = tables["rejects"].where(F.col("stage") == STAGE)
+        reasons = {row["reason"]: row["count"] for row in extract_rejects.groupBy("reason").count().collect()}
+        input_docs = warehouse.count("documents")
+        versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
+    finally:
+        warehouse.discard_staging(ctx.run_id)
+    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
+                       inputs={"documents": input_docs}, outputs=counts, rejects=sum(reasons.values()),
+                       versions=versions, details={"rejects_by_reason": reasons, "model": cfg.model})
+
+
+def main(argv: list[str] | None = None) -> StageRecord:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", default=None)
+    parser.add_argument("--config", default=None)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    ctx = StageContext(Warehouse(args.warehouse or config.warehouse, config.keep_versions), new_run_id(),
+                       config.cache_dir, spark=config.spark)
+    return run_stage(config.extract, ctx)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    record = main()
+    print(f"extract: {record.outputs} in {record.seconds}s")

