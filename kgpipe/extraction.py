@@ -1,6 +1,6 @@
 """Engine-free extraction: spaCy NER + dependency-based relation extraction.
 
-A Spark job calls :func:`extract_documents` inside ``mapInPandas``; this module
+The Spark job (``jobs/extract.py``) calls :func:`extract_documents` inside ``mapInArrow``; this module
 imports neither Spark nor Beam and never raises on bad input.
 
 Pipeline per document
@@ -40,8 +40,7 @@ Relation patterns (:func:`triples_from_doc`)
 Predicates are lowercase lemmas; auxiliaries, determiners and negation never appear;
 particles and prepositions are kept. A passive clause *without* a ``by`` agent keeps
 the participle instead of the lemma, so "was born in" -> ``born in`` (not "bear
-in"), "is located in" -> ``located in`` (the ``triples_raw.predicate`` column note's
-example 'be born in' corresponds to ``born in`` here: auxiliaries are dropped).
+in"), "is located in" -> ``located in``.
 
 =====================  ================================================  =======================================
 pattern                example                                           triple(s)
@@ -704,7 +703,7 @@ def _clause(v: "Token", ctx: _Ctx, col: _Collector) -> None:
             pairs = [(f"{_rel_noun(at)} {p.split()[-1]}", o) for p, o in shared]
         attr_pairs[at.i] = pairs
 
-    for st, sa in subjects:
+    for _, sa in subjects:
         if sa is None:
             continue
         for suffix, o, base in real_objects:

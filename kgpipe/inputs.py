@@ -108,7 +108,7 @@ def read_index(index: Path) -> list[tuple[int, str, str]]:
     entries = []
     try:
         with bz2.open(index, "rt", encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
+            for line in fh:
                 line = line.rstrip("\r\n")
                 if not line:
                     continue

@@ -338,7 +338,7 @@ def test_non_string_input_and_parser_failure_fallback(monkeypatch):
 def test_public_types_are_frozen():
     ct = clean("[[a]]")
     assert isinstance(ct.links[0], WikiLink) and isinstance(ct.paragraphs[0], Paragraph)
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):  # frozen dataclass
         ct.links[0].start = 3  # type: ignore[misc]
 
 
