@@ -122,16 +122,11 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
         # materialize spaCy's output once; the three tables are cut from it afterwards
         extract(documents, links, cfg).write.parquet(str(staging / "union"))
         tables = split_union(spark.read.parquet(str(staging / "union")))
-        if warehouse.exists("rejects"):
-            # rejects is shared by all stages: keep the others' rows, replace this stage's
-            earlier = spark.read.parquet(str(warehouse.table_path("rejects"))).where(F.col("stage") != STAGE)
-            tables["rejects"] = earlier.unionByName(tables["rejects"])
-        counts = {}
         for name, frame in tables.items():
             frame.write.parquet(str(staging / name))
-            counts[name] = warehouse.check_schema(name, staging / name)
-        extract_rejects = tables["rejects"].where(F.col("stage") == STAGE)
-        reasons = {row["reason"]: row["count"] for row in extract_rejects.groupBy("reason").count().collect()}
+        reasons = {row["reason"]: row["count"] for row in tables["rejects"].groupBy("reason").count().collect()}
+        warehouse.carry_rejects(STAGE, staging / "rejects")
+        counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
         input_docs = warehouse.count("documents")
         versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
     finally:

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -96,6 +97,19 @@ class Warehouse:
                                              f"non-null column {column}")
             rows += meta.num_rows
         return rows
+
+    def carry_rejects(self, stage: str, staged: Path) -> int:
+        """``rejects`` is shared by all stages; each stage replaces only its own rows. Copy the
+        current version's rows of the other stages into the staged folder (streamed in batches)."""
+        if not self.exists("rejects"):
+            return 0
+        scanner = self.dataset("rejects").scanner(filter=pc.field("stage") != stage)
+        carried = 0
+        with pq.ParquetWriter(staged / "carried-from-other-stages.parquet", arrow_schema("rejects")) as writer:
+            for batch in scanner.to_batches():
+                writer.write_batch(batch)
+                carried += batch.num_rows
+        return carried
 
     def commit(self, name: str, staged: Path, version: str) -> Path:
         """Publish a staged folder as the current version of ``name`` (atomic link swap)."""

@@ -189,6 +189,8 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
         stats = run_pipeline(splits, cfg, staging, ctx.engine_args)
         counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
         check_accounting(stats, counts)
+        own_rejects = counts["rejects"]
+        counts["rejects"] += warehouse.carry_rejects(STAGE, staging / "rejects")
         versions = {name: str(warehouse.commit(name, staging / name, run_id)) for name in OUTPUT_TABLES}
     finally:
         warehouse.discard_staging(run_id)
@@ -199,7 +201,7 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
                  for row in sorted(stats, key=lambda r: r["input"])}
     return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
                        inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
-                       outputs=counts, rejects=counts["rejects"], versions=versions)
+                       outputs=counts, rejects=own_rejects, versions=versions)
 
 
 def run(argv: list[str] | None = None) -> StageRecord:

@@ -118,3 +118,23 @@ def test_schema_check_rejects_wrong_columns_and_nulls_in_required_columns(tmp_pa
     pq.write_table(pa.table({"input_ref": ["x"]}), folder / "c.parquet")
     with pytest.raises(SchemaMismatch, match="has columns"):
         Warehouse.check_schema("rejects", folder)
+
+
+def test_ingest_rerun_keeps_rejects_of_later_stages(small_inputs, tmp_path: Path, cfg):
+    import pyarrow as pa
+
+    from schemas import arrow_schema
+    warehouse = Warehouse(tmp_path / "wh")
+    run_stage(cfg, StageContext(warehouse, "run-1", str(tmp_path)), [str(p) for p in small_inputs])
+    # a later stage's reject row, committed as that stage would
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    later = {"input_ref": "doc#s3", "stage": "extract", "reason": "sentence_too_long", "detail": None,
+             "native_id": None, "title": None, "excerpt": None}
+    pq.write_table(pa.Table.from_pylist([later], schema=arrow_schema("rejects")), staged / "x.parquet")
+    warehouse.carry_rejects("extract", staged)
+    warehouse.commit("rejects", staged, "extract-1")
+    record = run_stage(cfg, StageContext(warehouse, "run-2", str(tmp_path)), [str(p) for p in small_inputs])
+    stages = sorted((r["stage"], r["reason"]) for r in warehouse.read("rejects").to_pylist())
+    assert stages == [("extract", "sentence_too_long"), ("ingest", "invalid_json"), ("ingest", "malformed_xml")]
+    assert record.outputs["rejects"] == 3 and record.rejects == 2
