@@ -119,8 +119,10 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     try:
         documents = spark.read.parquet(str(warehouse.table_path("documents")))
         links = spark.read.parquet(str(warehouse.table_path("links")))
+        log.info("extract: running %s over %d documents", cfg.model, warehouse.count("documents"))
         # materialize spaCy's output once; the three tables are cut from it afterwards
         extract(documents, links, cfg).write.parquet(str(staging / "union"))
+        log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - started)
         tables = split_union(spark.read.parquet(str(staging / "union")))
         for name, frame in tables.items():
             frame.write.parquet(str(staging / name))

@@ -26,7 +26,8 @@ def spark_session(cfg: SparkConfig, extract: ExtractConfig | None = None, jars: 
         "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.ui.showConsoleProgress": "false",
+        # Spark's stage progress bar, where someone watches a terminal
+        "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() else "false",
     }
     if extract is not None:
         settings["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(extract.arrow_batch_rows)
