@@ -36,6 +36,8 @@ setup(
         "dev": ["pytest>=8", "chispa>=0.9"],
         # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluation
         "eval": ["textacy>=0.13"],
+        # PyKEEN: the reference library that bench/train.py runs beside kgpipe's trainer
+        "bench": ["pykeen==1.11.1"],
     },
     entry_points={"console_scripts": ["kgpipe=kgpipe.cli:main"]},
 )

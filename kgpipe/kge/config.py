@@ -1,0 +1,43 @@
+"""Settings of the knowledge-graph-embedding trainer (standalone; wired into kgpipe.config later)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class KGEConfig(BaseModel):
+    """Model, negative sampling, optimisation, evaluation and runtime settings of one KGE run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # model
+    model: Literal["transe", "distmult", "complex", "rotate"] = "transe"
+    dim: int = Field(100, ge=1, description="embedding size (complex models: complex dimensions)")
+    p: Literal[1, 2] = Field(2, description="TransE distance norm (1 or 2)")
+    gamma: float = Field(12.0, description="score offset of distance models: score = gamma - distance")
+    normalize_entities: bool = Field(True, description="TransE: renormalise entity rows to unit L2 after each step")
+    # loss and negatives
+    loss: Literal["margin", "adversarial"] = "margin"
+    margin: float = Field(1.0, ge=0.0, description="margin of the margin ranking loss")
+    adversarial_temperature: float = Field(1.0, ge=0.0, description="alpha of self-adversarial sampling")
+    num_negs: int = Field(64, ge=1, description="negatives per positive")
+    chunk_size: int = Field(256, ge=1, description="positives sharing one set of sampled negatives (1 = independent)")
+    sampler: Literal["uniform", "bernoulli"] = "uniform"
+    # optimisation
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    lr: float = Field(0.001, gt=0.0)
+    sparse: bool = Field(False, description="lazy row-wise optimizer: only the embedding rows a batch touches are "
+                         "read and updated (lazy Adam like torch SparseAdam, or row-wise Adagrad)")
+    batch_size: int = Field(1024, ge=1)
+    epochs: int = Field(5, ge=0)
+    # evaluation and early stopping
+    eval_every: int = Field(0, ge=0, description="validate (filtered MRR) every N epochs; 0 = never")
+    patience: int = Field(3, ge=1, description="validations without improvement before stopping")
+    valid_max_triples: int | None = Field(None, ge=1, description="validate on the first N valid triples only")
+    eval_batch_size: int = Field(512, ge=1, description="queries scored against all entities at once")
+    # runtime
+    seed: int = 0
+    num_threads: int = Field(0, ge=0, description="torch.set_num_threads; 0 leaves torch's default")
+    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
+    amp_bf16: bool = Field(False, description="autocast to bfloat16 on CUDA (ignored on CPU)")

@@ -1,0 +1,264 @@
+"""Negative-sampling trainer with chunk-shared negatives, checkpoints and early stopping."""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .config import KGEConfig
+from .data import KGDataset, KnownTriples
+from .evaluate import evaluate
+from .models import KGEModel, build_model
+from .rowopt import RowOptimizer
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def bernoulli_head_probs(train: torch.Tensor, num_relations: int) -> torch.Tensor:
+    """P(corrupt head | r) = tph / (tph + hpt) (Wang et al. 2014); 0.5 for unseen relations."""
+    t = train.cpu().numpy()
+    probs = torch.full((num_relations,), 0.5, dtype=torch.float32)
+    if len(t) == 0:
+        return probs
+    r = t[:, 1]
+    n_per_r = np.bincount(r, minlength=num_relations).astype(np.float64)
+    hr = np.unique(t[:, 0] * num_relations + r) % num_relations   # distinct (h, r) per r
+    rt = np.unique(t[:, 2] * num_relations + r) % num_relations   # distinct (r, t) per r
+    n_hr = np.bincount(hr, minlength=num_relations).astype(np.float64)
+    n_rt = np.bincount(rt, minlength=num_relations).astype(np.float64)
+    seen = n_per_r > 0
+    tph = np.divide(n_per_r, n_hr, out=np.ones_like(n_per_r), where=n_hr > 0)
+    hpt = np.divide(n_per_r, n_rt, out=np.ones_like(n_per_r), where=n_rt > 0)
+    p = tph / (tph + hpt)
+    probs[torch.from_numpy(seen)] = torch.from_numpy(p[seen]).float()
+    return probs
+
+
+def make_optimizer(cfg: KGEConfig, params) -> torch.optim.Optimizer:
+    """Adam or Adagrad, fused (one pass over the parameters) where this torch build supports it."""
+    params = list(params)
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.Adagrad
+    try:
+        return cls(params, lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=cfg.lr)
+
+
+class Trainer:
+    def __init__(self, cfg: KGEConfig, dataset: KGDataset, model: KGEModel | None = None,
+                 known: KnownTriples | None = None):
+        self.cfg, self.data = cfg, dataset
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        self.device = resolve_device(cfg.device)
+        seed_everything(cfg.seed)
+        self.model = (model or build_model(cfg, dataset.num_entities, dataset.num_relations)).to(self.device)
+        if cfg.sparse:   # lazy row-wise updates of the embedding tables
+            self.optimizer = RowOptimizer([self.model.entity.weight, self.model.relation.weight],
+                                          cfg.optimizer, lr=cfg.lr)
+        else:
+            self.optimizer = make_optimizer(cfg, self.model.parameters())
+        # all sampling draws from this generator: its state is the trainer's randomness
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.head_probs = (bernoulli_head_probs(dataset.train, dataset.num_relations)
+                           if cfg.sampler == "bernoulli" else None)
+        self._known = known
+        self.epoch = 0
+        self.best_mrr = float("-inf")
+        self.best_state: dict | None = None
+        self.best_epoch = 0
+        self.bad_evals = 0
+        self.stopped = False
+        self.history: list[dict] = []
+        self.train_seconds = 0.0
+        self.positives_seen = 0
+        self.use_amp = cfg.amp_bf16 and self.device.type == "cuda"
+
+    @property
+    def known(self) -> KnownTriples:
+        if self._known is None:
+            self._known = self.data.known()
+        return self._known
+
+    # --- one step ----------------------------------------------------------------------
+    def _loss(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """Summed loss of positive scores (...,) against their negatives' scores (..., N)."""
+        cfg = self.cfg
+        pos, neg = pos.float(), neg.float()
+        if cfg.loss == "margin":
+            per = F.relu(cfg.margin - pos.unsqueeze(-1) + neg).mean(-1)
+        else:
+            w = torch.softmax(neg * cfg.adversarial_temperature, dim=-1).detach()
+            per = -(F.logsigmoid(pos) + (w * F.logsigmoid(-neg)).sum(-1)) / 2
+        return per.sum()
+
+    def step(self, batch: torch.Tensor) -> float:
+        """One optimizer step on positives (B, 3); returns the mean loss per positive.
+
+        Each positive corrupts its head or its tail (uniform or Bernoulli). Positives of one side are
+        cut into chunks of cfg.chunk_size; every chunk shares num_negs sampled entities, and all
+        positives of a chunk are scored against all of them with one batched matrix product.
+        Embedding rows are gathered once per step; with cfg.sparse only the distinct rows are gathered,
+        and RowOptimizer updates just those.
+        """
+        cfg, m = self.cfg, self.model
+        B = len(batch)
+        if self.head_probs is None:
+            head = torch.rand(B, generator=self.gen) < 0.5
+        else:
+            head = torch.rand(B, generator=self.gen) < self.head_probs[batch[:, 1]]
+        order = torch.argsort((~head).to(torch.int8), stable=True)   # head-corrupted positives first
+        batch = batch[order]
+        n_head = int(head.sum())
+        pieces = []   # (start, end, chunk size, head side)
+        for start, end, side in ((0, n_head, True), (n_head, B, False)):
+            n = end - start
+            if n == 0:
+                continue
+            cs = min(cfg.chunk_size, n)
+            full = (n // cs) * cs
+            pieces.append((start, start + full, cs, side))
+            if full < n:
+                pieces.append((start + full, end, n - full, side))
+        n_chunks = sum((e - s) // cs for s, e, cs, _ in pieces)
+        negs = torch.randint(self.data.num_entities, (n_chunks * cfg.num_negs,), generator=self.gen)
+        batch = batch.to(self.device)
+        idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
+        self.optimizer.zero_grad(set_to_none=True)
+        if cfg.sparse:
+            urows, inv = torch.unique(idx, return_inverse=True)
+            rrows, rinv = torch.unique(batch[:, 1], return_inverse=True)
+            eleaf = m.entity.weight.detach().index_select(0, urows).requires_grad_()
+            rleaf = m.relation.weight.detach().index_select(0, rrows).requires_grad_()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            if cfg.sparse:
+                ent, rel = eleaf.index_select(0, inv), rleaf.index_select(0, rinv)
+            else:
+                ent = m.entity(idx)
+                rel = m.relation(batch[:, 1])
+            # split (not slicing): split's backward concatenates instead of zero-filling per slice
+            H, T, N = torch.split(ent, [B, B, n_chunks * cfg.num_negs])
+            N = N.view(n_chunks, cfg.num_negs, -1)
+            qt = m.query_t(H, rel)
+            pos = m.pair(qt, T)
+            sizes = [e - s for s, e, _, _ in pieces]
+            n_head_pieces = sum(1 for p in pieces if p[3])
+            q_head = (list(torch.split(m.query_h(rel[:n_head], T[:n_head]), sizes[:n_head_pieces]))
+                      if n_head else [])
+            q_tail = list(torch.split(qt, [n_head] + sizes[n_head_pieces:]))[1:]
+            queries = q_head + q_tail
+            pos_parts = torch.split(pos, sizes)
+            neg_parts = torch.split(N, [(e - s) // cs for s, e, cs, _ in pieces])
+            loss = torch.zeros((), device=self.device)
+            for (s, e, cs, _), q, p_, n_ in zip(pieces, queries, pos_parts, neg_parts):
+                c = (e - s) // cs
+                neg = m.match(q.reshape(c, cs, -1), n_)                        # (c, cs, num_negs)
+                loss = loss + self._loss(p_.view(c, cs), neg)
+        loss = loss / B
+        loss.backward()
+        if cfg.sparse:
+            self.optimizer.step([(0, urows, eleaf.grad), (1, rrows, rleaf.grad)])
+            m.post_step(urows)   # lazy updates move only these rows
+        else:
+            self.optimizer.step()
+            m.post_step()
+        return float(loss.detach())
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        train = self.data.train
+        perm = torch.randperm(len(train), generator=self.gen)
+        total, n = 0.0, 0
+        start = time.perf_counter()
+        for s in range(0, len(train), self.cfg.batch_size):
+            batch = train[perm[s:s + self.cfg.batch_size]]
+            total += self.step(batch) * len(batch)
+            n += len(batch)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.train_seconds += time.perf_counter() - start
+        self.positives_seen += n
+        self.epoch += 1
+        return total / max(n, 1)
+
+    # --- loop with validation ----------------------------------------------------------
+    def validate(self) -> dict:
+        valid = self.data.valid
+        if self.cfg.valid_max_triples:
+            valid = valid[: self.cfg.valid_max_triples]
+        return evaluate(self.model, valid, self.known, self.cfg.eval_batch_size, self.device)
+
+    def fit(self, epochs: int | None = None) -> list[dict]:
+        """Train until `epochs` epochs in total (default cfg.epochs) or early stopping; keeps the best
+        validated parameters when validation is on."""
+        target = self.cfg.epochs if epochs is None else epochs
+        while self.epoch < target and not self.stopped:
+            loss = self.train_epoch()
+            rec = {"epoch": self.epoch, "loss": loss}
+            if self.cfg.eval_every and self.epoch % self.cfg.eval_every == 0 and len(self.data.valid):
+                m = self.validate()
+                rec["valid_mrr"] = m["mrr"]
+                if m["mrr"] > self.best_mrr:
+                    self.best_mrr, self.best_epoch, self.bad_evals = m["mrr"], self.epoch, 0
+                    self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+                else:
+                    self.bad_evals += 1
+                    if self.bad_evals >= self.cfg.patience:
+                        self.stopped = True
+            self.history.append(rec)
+        return self.history
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    # --- checkpoints -------------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path) -> None:
+        state = {
+            "cfg": self.cfg.model_dump(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "gen": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "best": (self.best_mrr, self.best_epoch, self.bad_evals, self.stopped, self.best_state),
+            "history": copy.deepcopy(self.history),
+            "counters": (self.train_seconds, self.positives_seen),
+        }
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = state["epoch"]
+        self.gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        self.best_mrr, self.best_epoch, self.bad_evals, self.stopped, self.best_state = state["best"]
+        self.history = state["history"]
+        self.train_seconds, self.positives_seen = state["counters"]

@@ -1,0 +1,205 @@
+"""kgpipe.kge: learning a synthetic graph, filtered ranking vs brute force, resume equality, real data."""
+from __future__ import annotations
+
+import json
+import random
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kgpipe.kge import KGEConfig, Trainer, load_dataset, train_and_evaluate
+from kgpipe.kge.data import KnownTriples, from_labeled, parse_triples
+from kgpipe.kge.evaluate import metrics_from_ranks, rank_triples
+from kgpipe.kge.models import KGEModel, build_model
+from tests.conftest import SHARED_DATA, need_shared
+
+FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"
+WN18RR = SHARED_DATA / "kg" / "WN18RR.tar.gz"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: fast and stable on a shared 2-core box, and bit-reproducible."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def triangle_graph(m: int = 60, held: int = 10, seed: int = 0):
+    """m disjoint triangles a_i -f-> b_i -g-> c_i and a_i -h-> c_i (h = f then g). Test and valid take one
+    edge from distinct triangles, so every held-out edge follows from its triangle's two other edges
+    plus what the relation learned elsewhere: a translation/rotation model must rank it first."""
+    rng = random.Random(seed)
+    tri = [[(f"a{i:03d}", "f", f"b{i:03d}"), (f"b{i:03d}", "g", f"c{i:03d}"), (f"a{i:03d}", "h", f"c{i:03d}")]
+           for i in range(m)]
+    order = list(range(m))
+    rng.shuffle(order)
+    test = [tri[i].pop(rng.randrange(3)) for i in order[:held]]
+    valid = [tri[i].pop(rng.randrange(3)) for i in order[held:2 * held]]
+    return from_labeled({"train": [t for ts in tri for t in ts], "valid": valid, "test": test})
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("transe", dict(p=2, dim=8, epochs=50, normalize_entities=False, gamma=0.0, loss="margin", margin=1.0)),
+    ("rotate", dict(dim=16, epochs=100, gamma=6.0, loss="adversarial", adversarial_temperature=1.0)),
+])
+def test_learns_synthetic_graph(model, extra):
+    data = triangle_graph()
+    cfg = KGEConfig(model=model, num_negs=16, chunk_size=8, batch_size=32, lr=0.05, sampler="bernoulli",
+                    seed=0, eval_every=10, patience=5, num_threads=1, device="cpu", **extra)
+    out = train_and_evaluate(data, cfg)
+    assert out["test_num_ranks"] == 2 * len(data.test) == 20
+    assert out["test_mrr"] > 0.9, {k: v for k, v in out.items() if k != "settings"}
+    assert out["device"] == "cpu" and out["epochs_run"] >= 10
+    json.dumps(out)   # JSON-able
+
+
+class TableModel(KGEModel):
+    """Fixed score tables: tail[h, r, :] scores (h, r, ?); head[r, t, :] scores (?, r, t)."""
+
+    def __init__(self, tail: torch.Tensor, head: torch.Tensor):
+        super().__init__(tail.shape[0], tail.shape[1], 1)
+        self.tail, self.head = tail, head
+
+    def score_t(self, h, r, cands=None):
+        return self.tail[h, r].clone()
+
+    def score_h(self, r, t, cands=None):
+        return self.head[r, t].clone()
+
+
+def brute_force_rank(scores: list[float], target: int, known: set[int]) -> float:
+    true = scores[target]
+    others = [s for i, s in enumerate(scores) if i != target and i not in known]
+    better = sum(s > true for s in others)
+    equal = sum(s == true for s in others)
+    return 1 + better + equal / 2  # mean of optimistic (1 + better) and pessimistic (1 + better + equal)
+
+
+def test_filtered_ranks_match_brute_force_with_ties():
+    gen = torch.Generator().manual_seed(3)
+    ne, nr = 13, 3
+    tail = torch.randint(0, 4, (ne, nr, ne), generator=gen).float()   # few distinct values: many ties
+    head = torch.randint(0, 4, (nr, ne, ne), generator=gen).float()
+    trip = torch.stack([torch.randint(0, ne, (60,), generator=gen),
+                        torch.randint(0, nr, (60,), generator=gen),
+                        torch.randint(0, ne, (60,), generator=gen)], 1)
+    trip = torch.unique(trip, dim=0)
+    test = trip[:25]
+    known = KnownTriples(trip, ne, nr)
+    ranks = rank_triples(TableModel(tail, head), test, known, batch_size=7)   # several batches
+    s = set(map(tuple, trip.tolist()))
+    expected_t, expected_h = [], []
+    for h, r, t in test.tolist():
+        kt = {x for x in range(ne) if (h, r, x) in s}
+        kh = {x for x in range(ne) if (x, r, t) in s}
+        expected_t.append(brute_force_rank(tail[h, r].tolist(), t, kt))
+        expected_h.append(brute_force_rank(head[r, t].tolist(), h, kh))
+    assert ranks.tolist() == expected_t + expected_h
+    assert any(r != int(r) for r in ranks.tolist()), "the case should contain ties"
+    m = metrics_from_ranks(ranks)
+    ref = expected_t + expected_h
+    assert m["mrr"] == pytest.approx(sum(1 / r for r in ref) / len(ref))
+    assert m["hits@3"] == pytest.approx(sum(r <= 3 for r in ref) / len(ref))
+    assert m["num_ranks"] == 2 * len(test)
+
+
+@pytest.mark.parametrize("model", ["transe", "distmult", "complex", "rotate"])
+def test_batched_scores_agree_with_aligned_scores(model):
+    torch.manual_seed(0)
+    m = build_model(KGEConfig(model=model, dim=6, p=2), 9, 4)
+    h, r, t = torch.tensor([0, 3, 8]), torch.tensor([1, 0, 3]), torch.tensor([2, 2, 5])
+    ref_t = torch.stack([m.score_hrt(h, r, torch.full_like(h, e)) for e in range(9)], 1)
+    ref_h = torch.stack([m.score_hrt(torch.full_like(t, e), r, t) for e in range(9)], 1)
+    assert torch.allclose(m.score_t(h, r), ref_t, atol=1e-4)
+    assert torch.allclose(m.score_h(r, t), ref_h, atol=1e-4)
+    cands = torch.tensor([[1, 4], [0, 0], [8, 7]])                   # one candidate set per chunk of 1
+    assert torch.allclose(m.score_t(h.view(3, 1), r.view(3, 1), cands).squeeze(1),
+                          ref_t.gather(1, cands), atol=1e-4)
+
+
+def test_transe_l1_scores():
+    torch.manual_seed(0)
+    m = build_model(KGEConfig(model="transe", dim=5, p=1, gamma=0.0), 6, 2)
+    h, r = torch.tensor([1, 2]), torch.tensor([0, 1])
+    expected = -(m.entity(h)[:, None] + m.relation(r)[:, None] - m.entity.weight[None]).abs().sum(-1)
+    assert torch.allclose(m.score_t(h, r), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("extra", [dict(model="transe", loss="margin", sampler="uniform", optimizer="adam"),
+                                   dict(model="rotate", loss="adversarial", sampler="bernoulli",
+                                        optimizer="adagrad"),
+                                   dict(model="transe", loss="margin", sampler="uniform", optimizer="adam",
+                                        sparse=True),
+                                   dict(model="complex", loss="adversarial", sampler="bernoulli",
+                                        optimizer="adagrad", sparse=True)])
+def test_resume_equals_uninterrupted(tmp_path, extra):
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(dim=8, num_negs=5, chunk_size=4, batch_size=16, epochs=4, seed=7, eval_every=1,
+                    patience=10, num_threads=1, device="cpu", **extra)
+    straight = Trainer(cfg, data)
+    straight.fit(4)
+
+    first = Trainer(cfg, data)
+    first.fit(2)
+    first.save_checkpoint(tmp_path / "ckpt.pt")
+    torch.manual_seed(999); np.random.seed(999); random.seed(999)   # disturb all global RNGs
+    resumed = Trainer(cfg, data)
+    resumed.load_checkpoint(tmp_path / "ckpt.pt")
+    assert resumed.epoch == 2
+    resumed.fit(4)
+
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa, sb = straight.optimizer.state_dict()["state"], resumed.optimizer.state_dict()["state"]
+    assert sa.keys() == sb.keys() and len(sa) > 0
+    for k in sa:
+        for name, v in sa[k].items():
+            assert torch.equal(v, sb[k][name]), (k, name)
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+
+
+def test_parse_and_load_folder_and_tarball(tmp_path):
+    assert parse_triples("a\tr\tb\r\nc\tr\td\r\n\r\n") == [("a", "r", "b"), ("c", "r", "d")]
+    with pytest.raises(ValueError):
+        parse_triples("a\tb\n")
+    folder = tmp_path / "kg"
+    folder.mkdir()
+    (folder / "train.txt").write_bytes(b"00000002\tr1\t00000010\r\n00000010\tr0\t00000002\r\n")
+    (folder / "valid.txt").write_bytes(b"00000002\tr0\t00000003\n")
+    (folder / "test.txt").write_bytes(b"")
+    tar = tmp_path / "kg.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        for name in ("train.txt", "valid.txt", "test.txt"):
+            tf.add(folder / name, arcname=f"kg/{name}")
+    for src in (folder, tar):
+        d = load_dataset(src)
+        assert d.entities == ["00000002", "00000003", "00000010"]   # strings, zero padding kept
+        assert d.relations == ["r0", "r1"]
+        assert d.train.tolist() == [[0, 1, 2], [2, 0, 0]] and d.train.dtype == torch.int64
+        assert d.valid.tolist() == [[0, 0, 1]] and d.test.shape == (0, 3)
+
+
+def _check_real(path: Path, counts, n_ent, n_rel):
+    d = load_dataset(need_shared(path))
+    assert (len(d.train), len(d.valid), len(d.test)) == counts
+    assert (d.num_entities, d.num_relations) == (n_ent, n_rel)
+    assert not any("\r" in x for x in d.entities[:50] + d.relations)
+    return d
+
+
+def test_load_fb15k237():
+    d = _check_real(FB15K237, (272_115, 17_535, 20_466), 14_541, 237)
+    assert all(e.startswith("/m/") for e in d.entities)
+
+
+def test_load_wn18rr():
+    d = _check_real(WN18RR, (86_835, 3_034, 3_134), 40_943, 11)
+    assert all(len(e) == 8 and e.isdigit() for e in d.entities)
+    assert "_hypernym" in d.relations
