@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     relations = kinds.add_parser("re", help="triple scores on WebNLG XML (a file or a folder)")
     relations.add_argument("--webnlg", required=True, metavar="PATH")
     relations.add_argument("--extractor", default="kgpipe", help="kgpipe, all_pairs or textacy_svo")
+    kge = kinds.add_parser("kge", help="train and evaluate embeddings on a train/valid/test TSV dataset")
+    kge.add_argument("--dataset", required=True, metavar="PATH", help="folder or .tar.gz of train/valid/test")
+    for flag, kind in (("--model", str), ("--epochs", int), ("--dim", int), ("--lr", float), ("--loss", str),
+                       ("--num-negs", int), ("--batch-size", int), ("--device", str), ("--seed", int)):
+        kge.add_argument(flag, type=kind)
+    kge.add_argument("--kge", dest="kge_overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="any other trainer setting (see kgpipe/kge/config.py), e.g. sampler=bernoulli")
     return parser
 
 
@@ -96,7 +103,33 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
     return 0
 
 
+def _evaluate_kge(args) -> int:
+    import yaml
+
+    from kgpipe.kge import KGEConfig, train_and_evaluate
+    settings = {name: getattr(args, name) for name in ("model", "epochs", "dim", "lr", "loss", "num_negs",
+                                                        "batch_size", "device", "seed")
+                if getattr(args, name) is not None}
+    for item in args.kge_overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            print(f"kgpipe: error: --kge expects KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        settings[key.strip()] = yaml.safe_load(raw)
+    try:
+        cfg = KGEConfig(**settings)
+    except ValueError as exc:
+        print(f"kgpipe: error: invalid trainer settings: {exc}", file=sys.stderr)
+        return 2
+    result = train_and_evaluate(args.dataset, cfg)
+    result.pop("history", None)
+    print(json.dumps(result, sort_keys=True, default=str))
+    return 0
+
+
 def _evaluate(config: Config, args) -> int:
+    if args.evaluation == "kge":
+        return _evaluate_kge(args)
     from kgpipe.evaluation import EXTRACTORS, evaluate_ner, evaluate_re
     from kgpipe.extraction import load_nlp
     nlp = load_nlp(config.extract.model, tuple(config.extract.disable))

@@ -39,3 +39,20 @@ def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
 def test_bad_config_value_is_a_clear_error(tmp_path: Path, capsys):
     assert main(["--set", "ingest.direct_num_workers=-1", "ingest", "--warehouse", str(tmp_path)]) == 2
     assert "direct_num_workers" in capsys.readouterr().err
+
+
+def test_eval_kge_prints_one_json_line(tmp_path: Path, capsys):
+    dataset = tmp_path / "tiny"
+    dataset.mkdir()
+    ring = [(f"e{i}", "next", f"e{(i + 1) % 12}") for i in range(12)]
+    for split, rows in (("train", ring[:10]), ("valid", ring[10:11]), ("test", ring[11:])):
+        (dataset / f"{split}.txt").write_text("".join(f"{h}\t{r}\t{t}\r\n" for h, r, t in rows))
+    assert main(["eval", "kge", "--dataset", str(dataset), "--model", "rotate", "--epochs", "2", "--dim", "8",
+                 "--kge", "num_threads=1"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(line)
+    assert result["model"] == "rotate" and result["settings"]["dim"] == 8 and result["epochs_run"] == 2
+    assert 0 < result["test_mrr"] <= 1 and result["test_num_ranks"] == 2  # head and tail side of one triple
+    assert {"test_hits@1", "test_hits@3", "test_hits@10", "train_seconds", "triples_per_second", "device"} <= set(result)
+    assert main(["eval", "kge", "--dataset", str(dataset), "--kge", "no_such_setting=1"]) == 2
+    assert "invalid trainer settings" in capsys.readouterr().err
