@@ -119,7 +119,8 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     try:
         documents = spark.read.parquet(str(warehouse.table_path("documents")))
         links = spark.read.parquet(str(warehouse.table_path("links")))
-        log.info("extract: running %s over %d documents", cfg.model, warehouse.count("documents"))
+        input_docs = warehouse.count("documents")
+        log.info("extract: running %s over %d documents", cfg.model, input_docs)
         # materialize spaCy's output once; the three tables are cut from it afterwards
         extract(documents, links, cfg).write.parquet(str(staging / "union"))
         log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - started)
@@ -129,7 +130,6 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
         reasons = {row["reason"]: row["count"] for row in tables["rejects"].groupBy("reason").count().collect()}
         warehouse.carry_rejects(STAGE, staging / "rejects")
         counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
-        input_docs = warehouse.count("documents")
         versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
     finally:
         warehouse.discard_staging(ctx.run_id)
