@@ -33,7 +33,8 @@ setup(
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)
         "gpu": ["faiss-gpu-cu12>=1.8"],
-        "dev": ["pytest>=8", "chispa>=0.9"],
+        # rdflib: tests read the N-Triples export back with an independent RDF parser
+        "dev": ["pytest>=8", "chispa>=0.9", "rdflib>=7"],
         # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluation
         "eval": ["textacy>=0.13"],
         # PyKEEN: the reference library that bench/train.py runs beside kgpipe's trainer

@@ -10,9 +10,9 @@ text length, not row count, so one long article does not make one slow task.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
+import sys
 import time
 from collections.abc import Iterator
 
@@ -21,10 +21,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from kgpipe.config import ExtractConfig, load_config
-from kgpipe.manifest import StageRecord, new_run_id
+from kgpipe.config import ExtractConfig
+from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
-from kgpipe.warehouse import Warehouse
 from schemas import arrow_schema
 from schemas.spark import spark_schema
 
@@ -138,18 +137,6 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
                        versions=versions, details={"rejects_by_reason": reasons, "model": cfg.model})
 
 
-def main(argv: list[str] | None = None) -> StageRecord:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--warehouse", default=None)
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    ctx = StageContext(Warehouse(args.warehouse or config.warehouse, config.keep_versions), new_run_id(),
-                       config.cache_dir, spark=config.spark)
-    return run_stage(config.extract, ctx)
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    record = main()
-    print(f"extract: {record.outputs} in {record.seconds}s")
+if __name__ == "__main__":  # spark-submit jobs/extract.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
+    from kgpipe.cli import submit
+    sys.exit(submit(STAGE))

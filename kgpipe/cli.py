@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 
 from kgpipe.config import Config, ConfigError, load_config
 from kgpipe.datasets import ENWIKI_SAMPLE, GRAPHFRAMES_JAR, FetchError, fetch
 from kgpipe.dumps import InputError
+from kgpipe.export import ExportError
 from kgpipe.manifest import RunManifest, new_run_id
+from kgpipe.reasoning import RuleError
 from kgpipe.stages import STAGES, StageContext, stage_function
 from kgpipe.warehouse import Warehouse
 
@@ -43,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     extract = sub.add_parser("extract", help="Spark + spaCy: documents -> mentions, triples_raw")
     extract.add_argument("--warehouse", help="root folder of the Parquet tables")
     extract.add_argument("--master", help="Spark master URL (default: spark.master)")
+    for name, text in (("resolve", "Spark + GraphFrames: mentions, triples_raw, links -> entities, edges"),
+                       ("analyze", "GraphFrames: PageRank, degrees, components, communities -> entity_stats"),
+                       ("reason", "apply the YAML rules to edges -> inferred_edges with explanations")):
+        stage = sub.add_parser(name, help=text)
+        stage.add_argument("--warehouse", help="root folder of the Parquet tables")
+    export = sub.add_parser("export", help="write the graph for other tools: neo4j-admin CSVs, N-Triples, GraphML")
+    export.add_argument("--warehouse", help="root folder of the Parquet tables")
+    export.add_argument("--format", choices=["neo4j", "ntriples", "graphml"], help="default: export.format")
+    export.add_argument("--out", metavar="DIR", help="output folder (default: exports/<format> in the warehouse)")
     evaluate = sub.add_parser("eval", help="score extraction against gold data; prints one JSON line")
     kinds = evaluate.add_subparsers(dest="evaluation", required=True)
     ner = kinds.add_parser("ner", help="entity-level NER scores on a CoNLL-2003 file (IOB1 or IOB2)")
@@ -50,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     relations = kinds.add_parser("re", help="triple scores on WebNLG XML (a file or a folder)")
     relations.add_argument("--webnlg", required=True, metavar="PATH")
     relations.add_argument("--extractor", default="kgpipe", help="kgpipe, all_pairs or textacy_svo")
+    linking = kinds.add_parser("linking", help="entity-linking accuracy on held-out wiki link anchors")
+    linking.add_argument("--warehouse", help="warehouse with documents, links, redirects and mentions")
+    linking.add_argument("--holdout-fraction", type=float, default=0.1, metavar="F",
+                         help="share of link anchors hidden from the alias evidence (default 0.1)")
+    linking.add_argument("--seed", type=int, default=0, help="which links are held out")
     kge = kinds.add_parser("kge", help="train and evaluate embeddings on a train/valid/test TSV dataset")
     kge.add_argument("--dataset", required=True, metavar="PATH", help="folder or .tar.gz of train/valid/test")
     for flag, kind in (("--model", str), ("--epochs", int), ("--dim", int), ("--lr", float), ("--loss", str),
@@ -88,7 +105,7 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
             log.info("stage %s: committed in %.1fs", name, time.monotonic() - started)
             warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
         manifest.status = "succeeded"
-    except (InputError, FetchError, FileExistsError, FileNotFoundError) as exc:
+    except (InputError, FetchError, FileExistsError, FileNotFoundError, RuleError, ExportError) as exc:
         manifest.status = "failed"
         print(f"kgpipe: error: {exc}", file=sys.stderr)
         return 2
@@ -127,9 +144,28 @@ def _evaluate_kge(args) -> int:
     return 0
 
 
+def _evaluate_linking(config: Config, args) -> int:
+    from jobs.resolve import evaluate_linking
+    from jobs.spark import spark_session
+    if not 0.0 < args.holdout_fraction < 1.0:
+        print("kgpipe: error: --holdout-fraction must be between 0 and 1", file=sys.stderr)
+        return 2
+    warehouse = Warehouse(config.warehouse, config.keep_versions)
+    for table in ("documents", "links", "mentions"):
+        if not warehouse.exists(table):
+            print(f"kgpipe: error: eval linking needs the {table} table in {warehouse.root}", file=sys.stderr)
+            return 2
+    spark = spark_session(config.spark, app_suffix="-eval-linking", cache_dir=config.cache_dir)
+    result = evaluate_linking(spark, warehouse, config.resolve, args.holdout_fraction, args.seed)
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
 def _evaluate(config: Config, args) -> int:
     if args.evaluation == "kge":
         return _evaluate_kge(args)
+    if args.evaluation == "linking":
+        return _evaluate_linking(config, args)
     from kgpipe.evaluation import EXTRACTORS, evaluate_ner, evaluate_re
     from kgpipe.extraction import load_nlp
     nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
@@ -145,7 +181,26 @@ def _evaluate(config: Config, args) -> int:
     return 0
 
 
+def submit(stage: str, argv: list[str] | None = None) -> int:
+    """A job file run by ``spark-submit jobs/<stage>.py [options]``: the same as ``kgpipe
+    [--config FILE] [--set KEY=VALUE] [--quiet] <stage> [options]``, global options anywhere."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    global_options, stage_options = [], []
+    while argv:
+        option = argv.pop(0)
+        if option in ("--config", "--set") and argv:
+            global_options += [option, argv.pop(0)]
+        elif option == "--quiet":
+            global_options.append(option)
+        else:
+            stage_options.append(option)
+    return main([*global_options, stage, *stage_options])
+
+
 def main(argv: list[str] | None = None) -> int:
+    # torch's OpenMP threads spin between steps unless told otherwise, and must be told before
+    # torch loads: spinning threads starve Spark's and Beam's workers on the same cores
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args, engine_args = _parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -155,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"warehouse={args.warehouse}")
     if getattr(args, "runner", None):
         overrides.append(f"ingest.runner={args.runner}")
+    if getattr(args, "format", None):
+        overrides.append(f"export.format={args.format}")
+    if getattr(args, "out", None):
+        overrides.append(f"export.out={args.out}")
     if getattr(args, "master", None):
         overrides.append(f"spark.master={args.master}")
     try:

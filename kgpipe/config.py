@@ -55,10 +55,46 @@ class ExtractConfig(_Section):
     mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
 
 
+class ResolveConfig(_Section):
+    min_alias_count: int = Field(1, ge=1, description="alias rows seen fewer times are dropped from the alias table")
+    min_commonness: float = Field(0.5, ge=0.0, le=1.0,
+                                  description="a mention is linked by the alias table only to a title with at least "
+                                              "this share of the alias's links")
+    max_component_size: int = Field(5000, gt=1, description="connected components with more vertices are split "
+                                                            "(cross-document name edges dropped first)")
+    evidence_sample_size: int = Field(5, ge=0, description="evidence rows kept per edge (bottom-k hash sample)")
+    incremental: bool = Field(True, description="merge the mentions of new documents into the existing graph "
+                                                "instead of resolving everything again")
+    checkpoint_dir: str | None = Field(None, description="Spark checkpoint folder for connectedComponents; "
+                                                         "default: _checkpoints in the warehouse")
+
+
+class AnalyzeConfig(_Section):
+    pagerank_reset_probability: float = Field(0.15, gt=0.0, lt=1.0)
+    pagerank_max_iter: int = Field(10, ge=1)
+    lpa_max_iter: int = Field(5, ge=1, description="label-propagation rounds")
+
+
+class ReasonConfig(_Section):
+    rules: str = Field("embedded:rules", description="YAML rule file; embedded:rules = kgpipe/data/rules.yaml")
+    max_depth: int = Field(3, ge=1, description="rounds of rule application (transitive chains up to this depth)")
+    max_fanout: int = Field(1000, ge=1, description="a join key with more premises than this is skipped, reported")
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="premise edges below this confidence are ignored")
+
+
+class ExportConfig(_Section):
+    format: Literal["neo4j", "ntriples", "graphml"] = "neo4j"
+    out: str | None = Field(None, description="output folder; default: exports/<format> in the warehouse")
+    iri_base: str = Field("https://kgpipe.example.org/", description="base of entity and predicate IRIs")
+    graphml_max_edges: int = Field(1_000_000, gt=0, description="GraphML is for small graphs: larger ones are refused")
+
+
 class SparkConfig(_Section):
     master: str = "local[*]"
     app_name: str = "kgpipe"
     shuffle_partitions: int = 8
+    driver_memory: str = Field("4g", description="JVM heap of the driver (in local mode also the executors); "
+                                                 "applies where kgpipe starts the JVM, not under spark-submit")
     graphframes_jar: str | None = Field(None, description="path of the GraphFrames jar; default: the one set-up cached")
     graphframes_package: str | None = Field(None, description="Maven coordinate for clusters that can reach Maven, "
                                                               "e.g. graphframes:graphframes:0.8.2-spark3.2-s_2.12")
@@ -72,6 +108,10 @@ class Config(_Section):
     keep_versions: int = Field(2, ge=0, description="older versions of each table kept after a commit")
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig)
+    reason: ReasonConfig = Field(default_factory=ReasonConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 

@@ -51,13 +51,13 @@ from kgpipe.wikitext import normalize_title
 __all__ = [
     "ARTICLES", "HONORIFICS", "CORPORATE_SUFFIXES", "COARSE_TYPES", "ANY",
     "MIN_COMMONNESS", "DOC_LINK_SCORE", "TITLE_COUNT", "REDIRECT_COUNT", "MAX_REDIRECT_HOPS",
-    "RULE_STRENGTH", "CROSS_DOC_RULE",
+    "RULE_STRENGTH", "CROSS_DOC_RULE", "PRIOR_RULE",
     "normalize_surface", "title_key", "is_proper_name", "coarse_type", "compatible",
     "resolve_redirect", "AliasRow", "alias_rows", "candidate_index", "link_mention",
     "MentionLite", "same_as_pairs", "cross_document_key", "vertex_for",
     "document_graph_edges", "components", "split_oversized", "cluster_identity",
     "entity_id_for", "canonical_name", "majority_type", "edge_key", "qualifiers_string",
-    "noisy_or", "edge_confidence", "evidence_sample",
+    "noisy_or", "edge_confidence", "evidence_sample", "in_holdout",
 ]
 
 # --------------------------------------------------------------------------- normalization
@@ -328,7 +328,7 @@ DOC_LINK_SCORE = 0.9
 def link_mention(mention_key: str, mention_type: str | None,
                  candidates: Sequence[tuple[str, float, str | None]],
                  doc_link_targets: Iterable[str] = (), *,
-                 min_commonness: float = MIN_COMMONNESS) -> tuple[str | None, float, str]:
+                 min_commonness: float = MIN_COMMONNESS, proper_name: bool = True) -> tuple[str | None, float, str]:
     """Link one (non-anchor) mention to a wiki title.
 
     ``mention_key`` = ``normalize_surface(text)``; ``candidates`` = the alias table rows of
@@ -338,7 +338,9 @@ def link_mention(mention_key: str, mention_type: str | None,
 
     Rules, in order; the result is ``(title | None, score, reason)``:
 
-    1. Label not an entity type (literal) -> ``(None, 0.0, "not_entity")``; no candidates ->
+    1. Label not an entity type (literal) -> ``(None, 0.0, "not_entity")``; the mention text
+       is not a proper name (``proper_name=False``, see :func:`is_proper_name`: "apple" the
+       fruit is not linked to Apple Inc.) -> ``"not_proper_name"``; no candidates ->
        ``"no_candidates"``.
     2. Candidates whose ``target_type`` is incompatible with the mention type are skipped
        (unknown target type = compatible); none left -> ``"type_incompatible"``.
@@ -357,6 +359,8 @@ def link_mention(mention_key: str, mention_type: str | None,
     mtype = coarse_type(mention_type)
     if mtype is None:
         return None, 0.0, "not_entity"
+    if not proper_name:
+        return None, 0.0, "not_proper_name"
     if not mention_key or not candidates:
         return None, 0.0, "no_candidates"
     ok = [(t, float(c), tt) for t, c, tt in candidates if tt is None or compatible(mtype, tt)]
@@ -389,9 +393,12 @@ class MentionLite(NamedTuple):
 
 #: rule strength, used by :func:`split_oversized` (higher first). Rules of strength >= 2
 #: are within-document evidence; ``name`` (cross-document key) is the weakest.
-RULE_STRENGTH: Mapping[str, int] = {"same_link": 3, "same_name": 2, "short_form": 2,
+#: ``resolved`` ties a key vertex to an entity of an earlier run (``E:<entity_id>``):
+#: an increment may merge existing entities, but never splits one.
+RULE_STRENGTH: Mapping[str, int] = {"resolved": 4, "same_link": 3, "same_name": 2, "short_form": 2,
                                     "acronym": 2, "name": 1}
 CROSS_DOC_RULE = "name"
+PRIOR_RULE = "resolved"
 _ACRONYM_STOP = frozenset({"of", "the", "and", "for", "de", "la", "le", "du", "des", "der", "von",
                            "in", "on", "at"})
 _ACRONYM_TYPES = frozenset({"ORG", "LOC"})
@@ -817,3 +824,14 @@ def evidence_sample(evidence: Iterable[Any], k: int) -> list[Any]:
                       _get(it, "start"), _get(it, "end"))
         keyed.setdefault(h, it)
     return [keyed[h] for h in sorted(keyed)[:k]]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def in_holdout(doc_id: str, start: int, fraction: float, seed: int = 0) -> bool:
+    """Whether the link at ``(doc_id, start)`` is held out by ``kgpipe eval linking``: the
+    first 8 hex digits of ``stable_id("holdout", seed, doc_id, start)`` read as a number
+    in [0, 1) fall below ``fraction``. A hash, not a random generator, so Spark picks
+    the same links on any number of partitions and a seed reproduces the split."""
+    h = stable_id("holdout", str(seed), doc_id, start)
+    return int(h[:8], 16) / float(1 << 32) < fraction

@@ -15,6 +15,13 @@ from kgpipe.warehouse import Warehouse
 STAGES: dict[str, str] = {
     "ingest": "pipelines.ingest:run_stage",
     "extract": "jobs.extract:run_stage",
+    "resolve": "jobs.resolve:run_stage",
+    "analyze": "jobs.analyze:run_stage",
+    "reason": "jobs.reason:run_stage",
+}
+#: stages that ``kgpipe run`` leaves out: run on demand
+ON_DEMAND: dict[str, str] = {
+    "export": "jobs.export:run_stage",
 }
 
 
@@ -30,8 +37,8 @@ class StageContext:
 
 def stage_function(name: str) -> Callable:
     try:
-        target = STAGES[name]
+        target = STAGES.get(name) or ON_DEMAND[name]
     except KeyError:
-        raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}") from None
+        raise KeyError(f"unknown stage {name!r}; stages: {', '.join([*STAGES, *ON_DEMAND])}") from None
     module, _, function = target.partition(":")
     return getattr(importlib.import_module(module), function)

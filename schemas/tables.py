@@ -64,6 +64,7 @@ EVIDENCE = pa.struct([
 ])
 
 ALIAS_COUNT = pa.struct([("alias", pa.string()), ("count", pa.int64())])
+TYPE_COUNT = pa.struct([("label", pa.string()), ("count", pa.int64())])
 
 QUALIFIERS = pa.map_(pa.string(), pa.string())
 
@@ -147,6 +148,8 @@ _DEFINITIONS = [
         _c("canonical_name", pa.string(), "preferred display name", False),
         _c("entity_type", pa.string(), "entity type"),
         _c("aliases", pa.list_(ALIAS_COUNT), "surface forms with their mention counts"),
+        _c("type_votes", pa.list_(TYPE_COUNT), "NER labels of the mentions with their counts (entity_type is "
+                                              "their majority; kept so that increments can re-vote)"),
         _c("wiki_title", pa.string(), "linked Wikipedia article, if any"),
         _c("mention_count", pa.int64(), "number of mentions resolved to the entity", False),
         _c("first_seen", TIMESTAMP, "earliest source_timestamp of a mention"),
@@ -166,6 +169,36 @@ _DEFINITIONS = [
         _c("last_seen", TIMESTAMP, "latest evidence time"),
         _c("evidence", pa.list_(EVIDENCE), "bounded sample of the evidence"),
         _c("evidence_count", pa.int64(), "total evidence rows, sampled or not", False),
+    )),
+    TableSchema("aliases", 1, "Alias table: surface-form keys and the wiki titles they name, with the prior.", (
+        _c("alias_key", pa.string(), "normalize_surface of an anchor text, title or redirect", False),
+        _c("target_title", pa.string(), "redirect-resolved wiki title", False),
+        _c("link_count", pa.int64(), "links whose anchor text has this key and that point to this title", False),
+        _c("pseudo_count", pa.int64(), "pseudo-counts: 1 if a title, 1 per redirect with this key naming it", False),
+        _c("count", pa.int64(), "link_count + pseudo_count", False),
+        _c("commonness", pa.float64(), "count / all counts of the alias key: P(title | alias)", False),
+    )),
+    TableSchema("mention_entities", 1, "Which entity each entity mention was resolved to, and how.", (
+        _key("mention_id", "mention"),
+        _key("doc_id", "document of the mention"),
+        _key("entity_id", "entity the mention belongs to"),
+        _c("wiki_title", pa.string(), "wiki title the mention was linked to, if any"),
+        _c("link_method", pa.string(), "anchor, doc_link, alias or unlinked", False),
+        _c("link_score", pa.float64(), "commonness of the chosen title (1.0 for anchors and document links)"),
+    )),
+    TableSchema("entity_keys", 1, "Resolution state: the name keys that merge mentions into each entity.", (
+        _key("key", "'W:<wiki title>' or 'N:<type>:<normalized name>' (see kgpipe.resolution)"),
+        _key("entity_id", "entity the key belongs to"),
+        _c("is_identity", pa.bool_(), "the key the entity id is derived from", False),
+    )),
+    TableSchema("entity_stats", 1, "Graph statistics of each entity (GraphFrames).", (
+        _key("entity_id", "entity id"),
+        _c("pagerank", pa.float64(), "PageRank over entity-to-entity edges", False),
+        _c("in_degree", pa.int64(), "edges pointing at the entity", False),
+        _c("out_degree", pa.int64(), "edges leaving the entity", False),
+        _c("component_id", pa.string(), "weakly connected component (smallest entity id in it)", False),
+        _c("component_size", pa.int64(), "entities in the component", False),
+        _c("community_id", pa.string(), "label-propagation community (an entity id)", False),
     )),
     TableSchema("inferred_edges", 1, "Facts derived by rules, with the edges that justify them.", (
         _key("edge_id", "stable id of the inferred fact"),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kgpipe.cli import main
 from kgpipe.datasets import NEWS_SAMPLE
+from kgpipe.stages import STAGES
 
 
 def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
@@ -32,8 +33,14 @@ def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
                       "  direct_running_mode: in_memory\n")
     assert main(["--quiet", "--config", str(config), "run"]) == 0
     manifest = json.loads((tmp_path / "wh" / "_manifests" / "latest.json").read_text())
-    assert list(manifest["stages"]) == ["ingest", "extract"]
-    assert manifest["stages"]["extract"]["outputs"]["triples_raw"] > 0
+    assert list(manifest["stages"]) == list(STAGES)
+    stages = manifest["stages"]
+    assert stages["extract"]["outputs"]["triples_raw"] > 0
+    assert stages["resolve"]["outputs"]["entities"] > 0 and stages["resolve"]["outputs"]["edges"] > 0
+    # every entity mention of the stories is resolved; analyze covers every entity
+    assert stages["resolve"]["outputs"]["mention_entities"] == stages["resolve"]["details"]["entity_mentions"]
+    assert stages["analyze"]["outputs"]["entity_stats"] == stages["resolve"]["outputs"]["entities"]
+    assert "inferred_edges" in stages["reason"]["outputs"]
 
 
 def test_bad_config_value_is_a_clear_error(tmp_path: Path, capsys):

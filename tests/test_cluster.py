@@ -66,7 +66,7 @@ def test_extract_on_the_cluster_equals_local_mode(cluster, tmp_path, spark):
         env=dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable),
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "extract: {" in result.stdout
+    assert "stage extract:" in result.stdout
     # both workers ran tasks of this application
     executors = [p for p in state.glob("worker*/app-*/*") if p.is_dir()]
     assert len({p.parents[1].name for p in executors}) == 2

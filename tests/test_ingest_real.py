@@ -72,22 +72,14 @@ def test_links_point_into_document_text(real_run):
     assert ("Anarchism", "Political philosophy") in targets
 
 
-def test_spark_reads_the_tables_with_the_derived_schema(real_run):
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
+def test_spark_reads_the_tables_with_the_derived_schema(real_run, spark):
     from schemas.spark import spark_schema
     warehouse, record = real_run
-    spark = (SparkSession.builder.master("local[1]").appName("kgpipe-schema-test")
-             .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    try:
-        for name in ("documents", "links", "redirects", "rejects"):
-            df = spark.read.parquet(str(warehouse.table_path(name)))
-            derived = spark_schema(name)
-            assert [(f.name, f.dataType) for f in df.schema] == [(f.name, f.dataType) for f in derived]
-            assert df.count() == record.outputs[name]
-    finally:
-        spark.stop()
+    for name in ("documents", "links", "redirects", "rejects"):
+        df = spark.read.parquet(str(warehouse.table_path(name)))
+        derived = spark_schema(name)
+        assert [(f.name, f.dataType) for f in df.schema] == [(f.name, f.dataType) for f in derived]
+        assert df.count() == record.outputs[name]
 
 
 def test_in_process_runner_gives_the_same_tables(real_run, enwiki, elwiki, tmp_path):

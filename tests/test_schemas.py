@@ -6,8 +6,9 @@ import pytest
 
 from schemas import TABLES, arrow_schema
 
-EXPECTED_TABLES = {"documents", "links", "redirects", "rejects", "mentions", "triples_raw", "entities", "edges",
-                   "inferred_edges", "embeddings", "relation_embeddings"}
+EXPECTED_TABLES = {"documents", "links", "redirects", "rejects", "mentions", "triples_raw", "aliases",
+                   "mention_entities", "entity_keys", "entities", "edges", "entity_stats", "inferred_edges",
+                   "embeddings", "relation_embeddings"}
 
 
 def test_every_table_of_the_pipeline_is_defined():

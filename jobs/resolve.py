@@ -1,0 +1,660 @@
+"""Spark + GraphFrames job: mentions, triples_raw, links, redirects -> the deduplicated graph.
+
+Every decision rule lives in :mod:`kgpipe.resolution`; this job only moves data to
+where those rules run and re-expresses their aggregations as DataFrame operations:
+
+1. ``aliases``: anchors, titles and redirects counted per (alias key, title), commonness.
+2. per document (rows grouped by doc_id, one Python call per partition): each entity
+   mention linked (``link_mention``) and the document's same-as edges
+   (``document_graph_edges``).
+3. GraphFrames ``connectedComponents`` over those edges; per component (grouped the same
+   way) ``split_oversized`` and ``cluster_identity`` give every vertex its entity id.
+4. ``mention_entities``, ``entities`` and ``edges`` aggregated on explicit keys, merged
+   with the previous version of the graph when resolving incrementally.
+
+Incremental runs: documents whose mentions are already in ``mention_entities`` are
+skipped, so a rerun on the same input changes nothing. New mentions reach existing
+entities through ``entity_keys`` (the W:/N: key vertices of every entity): each key the
+new batch touches is tied to an ``E:<entity_id>`` vertex, so existing entities may merge
+(ids remapped everywhere) but are never split.
+
+Nothing that grows with the input is collected to the driver.
+
+    kgpipe resolve --warehouse DIR
+    spark-submit --py-files kgpipe.zip --jars graphframes.jar jobs/resolve.py --warehouse DIR
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StringType
+
+from jobs.spark import adaptive_execution_off, stable_id_col
+from kgpipe.config import ResolveConfig
+from kgpipe.manifest import StageRecord, new_run_id
+from kgpipe.resolution import edge_key, normalize_surface, title_key
+from kgpipe.stages import StageContext
+from kgpipe.warehouse import Warehouse
+from kgpipe.wikitext import normalize_title
+from schemas.spark import spark_schema
+
+log = logging.getLogger(__name__)
+STAGE = "resolve"
+OUTPUT_TABLES = ("aliases", "entity_keys", "mention_entities", "entities", "edges", "rejects")
+PRIOR_VERTEX = "E:"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def write(df: DataFrame, folder: Path) -> None:
+    started = time.monotonic()
+    df.write.parquet(str(folder))
+    log.info("resolve: %s written in %.1fs", folder.name, time.monotonic() - started)
+
+
+def map_groups(df: DataFrame, key: str, order: list[str], fn: Callable[[Any, list[dict]], Iterable[dict]],
+               schema: pa.Schema, batch_rows: int = 4096) -> DataFrame:
+    """Apply ``fn(key_value, rows)`` to every group of rows sharing ``key`` (rows sorted by
+    ``order``), one Python call per partition instead of one pandas frame per group:
+    rows are hash-partitioned on the key and sorted within partitions, so each group is one
+    consecutive run."""
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        out: list[dict] = []
+        current, rows = None, []
+        for batch in batches:
+            for row in batch.to_pylist():
+                if rows and row[key] != current:
+                    out.extend(fn(current, rows))
+                    rows = []
+                    if len(out) >= batch_rows:
+                        yield pa.RecordBatch.from_pylist(out, schema=schema)
+                        out = []
+                current = row[key]
+                rows.append(row)
+        if rows:
+            out.extend(fn(current, rows))
+        if out:
+            yield pa.RecordBatch.from_pylist(out, schema=schema)
+
+    return (df.repartition(key).sortWithinPartitions(key, *order)
+            .mapInArrow(run, from_arrow_schema(schema)))
+
+
+def text_udf(function: Callable[[str], str]):
+    """A vectorized Spark UDF applying a pure ``str -> str`` rule (null -> "")."""
+    @F.pandas_udf(StringType())
+    def apply(values: pd.Series) -> pd.Series:
+        # Arrow hands nulls to pandas as None or NaN depending on the batch
+        return pd.Series([function(v) if isinstance(v, str) else "" for v in values], index=values.index)
+    return apply
+
+
+# --------------------------------------------------------------------------- redirects, aliases
+
+def redirect_targets(redirects: DataFrame, max_hops: int) -> DataFrame:
+    """(from_title, final_title) for every redirect, following chains as
+    :func:`kgpipe.resolution.resolve_redirect` does (stop at a cycle or after max_hops):
+    one join per hop, the path carried along to detect cycles."""
+    norm = text_udf(normalize_title)
+    edges = (redirects.select(norm("from_title").alias("src"), norm("to_title").alias("dst"))
+             .where((F.col("src") != "") & (F.col("dst") != "") & (F.col("src") != F.col("dst")))
+             .groupBy("src").agg(F.max("dst").alias("dst")))
+    walk = edges.select(F.col("src").alias("from_title"), F.col("dst").alias("final_title"),
+                        F.array("src", "dst").alias("path"), F.lit(False).alias("done"))
+    for _ in range(max_hops - 1):
+        step = walk.join(edges, walk.final_title == edges.src, "left")
+        moves = (~F.col("done") & F.col("dst").isNotNull() & ~F.array_contains("path", F.col("dst")))
+        walk = step.select(
+            "from_title",
+            F.when(moves, F.col("dst")).otherwise(F.col("final_title")).alias("final_title"),
+            F.when(moves, F.concat("path", F.array("dst"))).otherwise(F.col("path")).alias("path"),
+            (~moves).alias("done"))
+    return walk.select("from_title", "final_title")
+
+
+def resolve_titles(df: DataFrame, column: str, targets: DataFrame, out: str) -> DataFrame:
+    """``df`` with ``out`` = the redirect-resolved, normalized title of ``column``."""
+    norm = text_udf(normalize_title)
+    t = targets.select(F.col("from_title").alias("_from"), F.col("final_title").alias("_final"))
+    return (df.withColumn("_title", norm(column))
+            .join(t, F.col("_title") == F.col("_from"), "left")
+            .withColumn(out, F.when(F.col("_title") == "", None).otherwise(F.coalesce("_final", "_title")))
+            .drop("_title", "_from", "_final"))
+
+
+def alias_contributions(links: DataFrame, titles: DataFrame, redirects: DataFrame, targets: DataFrame) -> DataFrame:
+    """(alias_key, target_title, link_count, pseudo_count) of one batch, per
+    :func:`kgpipe.resolution.alias_rows` steps 1-5."""
+    from kgpipe.resolution import REDIRECT_COUNT, TITLE_COUNT
+    normalize, key = text_udf(normalize_surface), text_udf(title_key)
+    anchors = (resolve_titles(links, "target_title", targets, "target")
+               .select(normalize("anchor").alias("alias_key"), "target",
+                       F.lit(1).alias("link_count"), F.lit(0).alias("pseudo_count")))
+    named = (resolve_titles(titles, "title", targets, "target")
+             .select(key("title").alias("alias_key"), "target",
+                     F.lit(0).alias("link_count"), F.lit(TITLE_COUNT).alias("pseudo_count")))
+    redirected = (resolve_titles(redirects, "to_title", targets, "target")
+                  .select(key("from_title").alias("alias_key"), "target",
+                          F.lit(0).alias("link_count"), F.lit(REDIRECT_COUNT).alias("pseudo_count")))
+    return (anchors.unionByName(named).unionByName(redirected)
+            .where((F.col("alias_key") != "") & F.col("target").isNotNull())
+            .groupBy("alias_key", F.col("target").alias("target_title"))
+            .agg(F.sum("link_count").cast("long").alias("link_count"),
+                 F.sum("pseudo_count").cast("long").alias("pseudo_count")))
+
+
+def merge_aliases(parts: DataFrame, min_count: int) -> DataFrame:
+    """The ``aliases`` table from contributions (and, incrementally, the previous table):
+    link counts add up (each document is counted once), pseudo-counts of titles and
+    redirects are facts about the wiki, so the larger wins instead of adding up again."""
+    merged = (parts.groupBy("alias_key", "target_title")
+              .agg(F.sum("link_count").cast("long").alias("link_count"),
+                   F.max("pseudo_count").cast("long").alias("pseudo_count"))
+              .withColumn("count", F.col("link_count") + F.col("pseudo_count"))
+              .where(F.col("count") >= min_count))
+    total = F.sum("count").over(Window.partitionBy("alias_key"))
+    return merged.withColumn("commonness", F.col("count") / total).select(spark_schema("aliases").fieldNames())
+
+
+# --------------------------------------------------------------------------- linking and same-as
+
+_DOC_OUT = pa.schema([
+    ("kind", pa.string()), ("doc_id", pa.string()), ("mention_id", pa.string()),
+    ("wiki_title", pa.string()), ("link_method", pa.string()), ("link_score", pa.float64()),
+    ("src", pa.string()), ("dst", pa.string()), ("rule", pa.string()),
+])
+
+
+def _resolve_document(min_commonness: float):
+    def fn(doc_id: str, rows: list[dict]) -> Iterator[dict]:
+        from kgpipe.resolution import MentionLite, coarse_type, document_graph_edges, is_proper_name, link_mention
+        targets = {r["title"] for r in rows if r["kind"] == "target" and r["title"]}
+        lites = []
+        for r in rows:
+            if r["kind"] != "mention" or coarse_type(r["label"]) is None:
+                continue
+            if r["anchor_title"]:
+                title, score, method = r["anchor_title"], 1.0, "anchor"
+            else:
+                cands = [(c["title"], c["commonness"], c["type"]) for c in r["candidates"] or ()]
+                title, score, method = link_mention(r["key"], r["label"], cands, targets,
+                                                    min_commonness=min_commonness,
+                                                    proper_name=is_proper_name(r["text"]))
+                if title is None:
+                    method = "unlinked"
+                elif method == "commonness":
+                    method = "alias"
+            lites.append(MentionLite(r["mention_id"], r["text"], r["label"], r["start"], title))
+            yield {"kind": "link", "doc_id": doc_id, "mention_id": r["mention_id"], "wiki_title": title,
+                   "link_method": method, "link_score": score if title else None}
+        for src, dst, rule in document_graph_edges(lites):
+            yield {"kind": "edge", "doc_id": doc_id, "src": src, "dst": dst, "rule": rule}
+    return fn
+
+
+def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFrame, title_types: DataFrame,
+                   targets: DataFrame, min_commonness: float) -> DataFrame:
+    """Per document: every entity mention linked (kind ``link``) and the same-as edges
+    (kind ``edge``). Candidates reach a mention by a join on its alias key; the document's
+    own (resolved) link targets travel as rows of kind ``target`` in the same group."""
+    normalize = text_udf(normalize_surface)
+    candidates = (aliases.join(title_types, aliases.target_title == title_types.title, "left")
+                  .groupBy("alias_key")
+                  .agg(F.collect_list(F.struct(F.col("target_title").alias("title"), "commonness",
+                                               F.col("entity_type").alias("type"))).alias("candidates")))
+    m = (resolve_titles(mentions, "link_target", targets, "anchor_title")
+         .withColumn("key", normalize("text"))
+         .join(candidates, F.col("key") == candidates.alias_key, "left")
+         .select(F.lit("mention").alias("kind"), "doc_id", "mention_id", "text", "label", "start", "key",
+                 "anchor_title", "candidates", F.lit(None).cast("string").alias("title")))
+    t = doc_targets.select(F.lit("target").alias("kind"), "doc_id", F.lit(None).cast("string").alias("mention_id"),
+                           F.lit(None).cast("string").alias("text"), F.lit(None).cast("string").alias("label"),
+                           F.lit(None).cast("int").alias("start"), F.lit(None).cast("string").alias("key"),
+                           F.lit(None).cast("string").alias("anchor_title"),
+                           F.lit(None).cast(m.schema["candidates"].dataType).alias("candidates"), "title")
+    return map_groups(m.unionByName(t), "doc_id", ["kind", "start", "mention_id"],
+                      _resolve_document(min_commonness), _DOC_OUT)
+
+
+def title_types(mentions: DataFrame, targets: DataFrame) -> DataFrame:
+    """(title, entity_type): the majority coarse type of the mentions anchored to a title."""
+    majority = F.udf(lambda votes: _majority(votes), "string")
+    return (resolve_titles(mentions.where(F.col("link_target").isNotNull()), "link_target", targets, "title")
+            .groupBy("title", "label").count()
+            .groupBy("title").agg(F.collect_list(F.struct("label", "count")).alias("votes"))
+            .select("title", majority("votes").alias("entity_type")))
+
+
+def _majority(votes) -> str | None:
+    from kgpipe.resolution import majority_type
+    return majority_type((v["label"], v["count"]) for v in votes or ())
+
+
+# --------------------------------------------------------------------------- components
+
+_COMPONENT_OUT = pa.schema([("vertex", pa.string()), ("entity_id", pa.string()),
+                            ("wiki_title", pa.string()), ("cluster_key", pa.string())])
+
+
+def _resolve_component(max_size: int):
+    def fn(component: int, rows: list[dict]) -> Iterator[dict]:
+        from kgpipe.resolution import cluster_identity, entity_id_for, split_oversized
+        members = [r["vertex"] for r in rows if r["kind"] == "v"]
+        edges = [(r["src"], r["dst"], r["rule"]) for r in rows if r["kind"] == "e"]
+        for group in split_oversized(members, edges, max_size):
+            title, key = cluster_identity(group)
+            entity_id = entity_id_for(title, key)
+            for vertex in group:
+                yield {"vertex": vertex, "entity_id": entity_id, "wiki_title": title, "cluster_key": key}
+    return fn
+
+
+def assign_entities(spark: SparkSession, vertices: DataFrame, edges: DataFrame, max_size: int,
+                    checkpoint: str, work: Path) -> DataFrame:
+    """(vertex, entity_id, wiki_title, cluster_key) for every vertex: GraphFrames connected
+    components, then the size/one-title guard and the identity rule per component."""
+    from jobs.spark import checkpoint_dir, require_graphframes
+    GraphFrame = require_graphframes(spark)
+    checkpoint_dir(spark, checkpoint)
+    # connectedComponents iterates over its inputs: handed a long lineage it re-plans all of
+    # it every round and runs the driver out of memory, so the inputs are materialized first
+    write(vertices.select(F.col("vertex").alias("id")).dropDuplicates(["id"]), work / "vertices")
+    write(edges.select("src", "dst", "rule"), work / "edges")
+    v, e = spark.read.parquet(str(work / "vertices")), spark.read.parquet(str(work / "edges"))
+    components = GraphFrame(v, e).connectedComponents().select(F.col("id").alias("vertex"), "component")
+    edge_rows = (e.join(components.withColumnRenamed("vertex", "src"), on="src")
+                 .select("component", F.lit("e").alias("kind"), F.lit(None).cast("string").alias("vertex"),
+                         "src", "dst", "rule"))
+    vertex_rows = components.select("component", F.lit("v").alias("kind"), "vertex",
+                                    *(F.lit(None).cast("string").alias(c) for c in ("src", "dst", "rule")))
+    return map_groups(vertex_rows.unionByName(edge_rows), "component", ["kind", "vertex", "src", "dst"],
+                      _resolve_component(max_size), _COMPONENT_OUT)
+
+
+# --------------------------------------------------------------------------- entities
+
+def _entity_summary():
+    @F.udf("struct<canonical_name:string,entity_type:string>")
+    def summary(aliases, votes, wiki_title):
+        from kgpipe.resolution import canonical_name, majority_type
+        return (canonical_name(((a["alias"], a["count"]) for a in aliases or ()), wiki_title),
+                majority_type((v["label"], v["count"]) for v in votes or ()))
+    return summary
+
+
+def merge_entities(partial: DataFrame) -> DataFrame:
+    """``entities`` rows from partial rows of the same shape (one per batch and entity):
+    alias and label counts summed, display name and type re-derived from the sums."""
+    def counts(column: str, name: str) -> DataFrame:
+        return (partial.select("entity_id", F.explode(column).alias("x"))
+                .groupBy("entity_id", F.col(f"x.{name}").alias(name)).agg(F.sum("x.count").alias("count"))
+                .groupBy("entity_id")
+                .agg(F.array_sort(F.collect_list(F.struct(name, F.col("count").cast("long").alias("count"))))
+                     .alias(column)))
+    totals = (partial.groupBy("entity_id")
+              .agg(F.max("wiki_title").alias("wiki_title"), F.sum("mention_count").cast("long").alias("mention_count"),
+                   F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen")))
+    merged = (totals.join(counts("aliases", "alias"), "entity_id", "left")
+              .join(counts("type_votes", "label"), "entity_id", "left"))
+    summary = _entity_summary()("aliases", "type_votes", "wiki_title")
+    return (merged.withColumn("s", summary)
+            .select("entity_id", "s.canonical_name", "s.entity_type", "aliases", "type_votes", "wiki_title",
+                    "mention_count", "first_seen", "last_seen"))
+
+
+def entity_rows(mention_entities: DataFrame, mentions: DataFrame, doc_times: DataFrame) -> DataFrame:
+    """Partial ``entities`` rows of one batch."""
+    m = (mention_entities.select("mention_id", "entity_id", "wiki_title")
+         .join(mentions.select("mention_id", "text", "label", "doc_id"), "mention_id")
+         .join(doc_times, "doc_id", "left"))
+    aliases = (m.groupBy("entity_id", F.col("text").alias("alias")).count()
+               .groupBy("entity_id").agg(F.collect_list(F.struct("alias", "count")).alias("aliases")))
+    votes = (m.groupBy("entity_id", "label").count()
+             .groupBy("entity_id").agg(F.collect_list(F.struct("label", "count")).alias("type_votes")))
+    totals = m.groupBy("entity_id").agg(F.max("wiki_title").alias("wiki_title"),
+                                        F.count("*").alias("mention_count"),
+                                        F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"))
+    return (totals.join(aliases, "entity_id").join(votes, "entity_id")
+            .select("entity_id", F.lit(None).cast("string").alias("canonical_name"),
+                    F.lit(None).cast("string").alias("entity_type"), "aliases", "type_votes", "wiki_title",
+                    "mention_count", "first_seen", "last_seen"))
+
+
+# --------------------------------------------------------------------------- edges
+
+@F.pandas_udf(StringType())
+def edge_id_udf(subject: pd.Series, predicate: pd.Series, obj: pd.Series, object_type: pd.Series,
+                qualifiers: pd.Series) -> pd.Series:
+    """:func:`kgpipe.resolution.edge_key` per row."""
+    return pd.Series([edge_key(s, p, o, t, q) for s, p, o, t, q in
+                      zip(subject, predicate, obj, object_type, qualifiers, strict=True)])
+
+
+def _evidence_hash(e: Column) -> Column:
+    """:func:`kgpipe.resolution.evidence_sample`'s key, in Spark."""
+    return stable_id_col("evidence", e["doc_id"], e["sentence_index"], e["start"], e["end"])
+
+
+def bottom_k(evidence: Column, k: int) -> Column:
+    """``evidence_sample`` over an array column: dedup by key, smallest k keys, in key order."""
+    keyed = F.transform(evidence, lambda e: F.struct(_evidence_hash(e).alias("h"), e.alias("e")))
+    return F.transform(F.slice(F.array_sort(F.array_distinct(keyed)), 1, k), lambda x: x["e"]) if k > 0 \
+        else F.array().cast(spark_schema("edges")["evidence"].dataType)
+
+
+def noisy_or_col(confidences: Column) -> Column:
+    """:func:`kgpipe.resolution.noisy_or` over an array column (ascending factors)."""
+    clamped = F.transform(F.array_sort(confidences), lambda c: F.least(F.lit(1.0), F.greatest(F.lit(0.0), c)))
+    return 1.0 - F.aggregate(clamped, F.lit(1.0).cast("double"), lambda acc, c: acc * (1.0 - c))
+
+
+def edge_rows(triples: DataFrame, mention_entities: DataFrame, doc_times: DataFrame, k: int
+              ) -> tuple[DataFrame, DataFrame]:
+    """Partial ``edges`` rows of one batch, and the triples that could not become edges
+    (subject or entity object without an entity), as ``rejects`` rows."""
+    ent = mention_entities.select("mention_id", "entity_id")
+    t = (triples.join(ent.withColumnRenamed("mention_id", "subject_mention_id")
+                      .withColumnRenamed("entity_id", "subject_id"), "subject_mention_id", "left")
+         .join(ent.withColumnRenamed("mention_id", "object_mention_id")
+               .withColumnRenamed("entity_id", "object_id"), "object_mention_id", "left"))
+    is_entity = F.col("object_type") == "entity"
+    reason = (F.when(F.col("subject_id").isNull(), F.lit("subject_not_entity"))
+              .when(is_entity & F.col("object_id").isNull(), F.lit("object_not_entity")))
+    t = t.withColumn("reject_reason", reason)
+    rejects = t.where(F.col("reject_reason").isNotNull()).select(
+        F.concat(F.lit("triples_raw:"), F.col("triple_id"), F.lit(" in document "), F.col("doc_id")).alias("input_ref"),
+        F.lit(STAGE).alias("stage"),
+        F.col("reject_reason").alias("reason"),
+        F.concat(F.lit("the "), F.when(F.col("reject_reason") == "subject_not_entity", F.lit("subject"))
+                 .otherwise(F.lit("object")), F.lit(" mention has no entity (its label is not an entity type): "),
+                 F.col("subject"), F.lit(" | "), F.col("predicate"), F.lit(" | "), F.col("object")).alias("detail"),
+        F.lit(None).cast("string").alias("native_id"), F.lit(None).cast("string").alias("title"),
+        F.substring("sentence_text", 1, 300).alias("excerpt"))
+    good = (t.where(F.col("reject_reason").isNull())
+            .withColumn("object_id", F.when(is_entity, F.col("object_id")))
+            .withColumn("object_literal", F.when(~is_entity, F.trim(F.regexp_replace("object", r"(?U)\s+", " "))))
+            .join(doc_times, "doc_id", "left"))
+    edge_id = edge_id_udf("subject_id", "predicate", F.coalesce("object_id", "object_literal"), "object_type",
+                             "qualifiers")
+    good = good.withColumn("edge_id", edge_id).withColumn("evidence", F.struct(
+        "doc_id", "sentence_index",
+        F.least("subject_start", "object_start").cast("int").alias("start"),
+        F.greatest("subject_end", "object_end").cast("int").alias("end"), "sentence_text"))
+    # one piece of evidence per sentence: the best confidence of the patterns that fired there
+    per_sentence = (good.groupBy("edge_id", "doc_id", "sentence_index")
+                    .agg(F.max("confidence").alias("confidence")))
+    confidence = per_sentence.groupBy("edge_id").agg(
+        F.count("*").alias("support_count"), noisy_or_col(F.collect_list("confidence")).alias("confidence"))
+    # the sample is taken per partial group first so a hot edge never holds all its evidence
+    rows = (good.groupBy("edge_id")
+            .agg(F.first("subject_id").alias("subject_id"), F.first("predicate").alias("predicate"),
+                 F.first("object_id").alias("object_id"), F.first("object_literal").alias("object_literal"),
+                 F.first("object_type").alias("object_type"), F.first("qualifiers").alias("qualifiers"),
+                 F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"),
+                 bottom_k(F.collect_list("evidence"), k).alias("evidence"),
+                 F.count("*").alias("evidence_count"))
+            .join(confidence, "edge_id"))
+    return rows.select(spark_schema("edges").fieldNames()), rejects
+
+
+def merge_edges(partial: DataFrame, k: int) -> DataFrame:
+    """``edges`` from partial rows (batches are disjoint sets of documents, so supports and
+    evidence counts add up; confidences combine by noisy-or; samples are mergeable)."""
+    return (partial.groupBy("edge_id")
+            .agg(F.first("subject_id").alias("subject_id"), F.first("predicate").alias("predicate"),
+                 F.first("object_id").alias("object_id"), F.first("object_literal").alias("object_literal"),
+                 F.first("object_type").alias("object_type"), F.first("qualifiers").alias("qualifiers"),
+                 F.sum("support_count").cast("long").alias("support_count"),
+                 noisy_or_col(F.collect_list("confidence")).alias("confidence"),
+                 F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"),
+                 bottom_k(F.flatten(F.collect_list("evidence")), k).alias("evidence"),
+                 F.sum("evidence_count").cast("long").alias("evidence_count"))
+            .select(spark_schema("edges").fieldNames()))
+
+
+def remap_edges(edges: DataFrame, remap: DataFrame) -> DataFrame:
+    """Existing edges with merged entity ids replaced and their edge ids recomputed."""
+    r = remap.select(F.col("old_id"), F.col("new_id"))
+    e = (edges.join(r.withColumnRenamed("old_id", "subject_id"), "subject_id", "left")
+         .withColumn("subject_id", F.coalesce("new_id", "subject_id")).drop("new_id")
+         .join(r.withColumnRenamed("old_id", "object_id"), "object_id", "left")
+         .withColumn("object_id", F.coalesce("new_id", "object_id")).drop("new_id"))
+    edge_id = edge_id_udf("subject_id", "predicate", F.coalesce("object_id", "object_literal"), "object_type",
+                             "qualifiers")
+    return e.withColumn("edge_id", edge_id).select(spark_schema("edges").fieldNames())
+
+
+# --------------------------------------------------------------------------- the stage
+
+def _read(spark: SparkSession, warehouse: Warehouse, name: str) -> DataFrame:
+    return spark.read.schema(spark_schema(name)).parquet(str(warehouse.table_path(name)))
+
+
+def _prior(spark: SparkSession, warehouse: Warehouse, name: str, incremental: bool) -> DataFrame | None:
+    return _read(spark, warehouse, name) if incremental and warehouse.exists(name) else None
+
+
+def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, staging: Path,
+            checkpoint: str, inputs: dict[str, DataFrame] | None = None) -> dict[str, Any]:
+    """Write every output table into ``staging`` and return the figures of the run.
+    ``inputs`` replaces input tables (evaluation runs on altered inputs; never incremental)."""
+    from kgpipe.resolution import MAX_REDIRECT_HOPS, PRIOR_RULE
+
+    def read(name: str) -> DataFrame:
+        return inputs[name] if inputs and name in inputs else _read(spark, warehouse, name)
+    incremental = cfg.incremental and not inputs and warehouse.exists("mention_entities")
+    prior = {name: _prior(spark, warehouse, name, incremental)
+             for name in ("aliases", "entity_keys", "mention_entities", "entities", "edges")}
+    mentions, triples = read("mentions"), read("triples_raw")
+    documents = read("documents").select("doc_id", "source_kind", "title", F.col("source_timestamp").alias("ts"))
+    links, redirects = read("links"), (read("redirects") if warehouse.exists("redirects")
+                                       else spark.createDataFrame([], spark_schema("redirects")))
+    if incremental:
+        done = prior["mention_entities"].select("doc_id").distinct()
+        mentions = mentions.join(done, "doc_id", "left_anti")
+        triples = triples.join(done, "doc_id", "left_anti")
+        links = links.join(done, "doc_id", "left_anti")
+        documents = documents.join(done, "doc_id", "left_anti")
+    doc_times = documents.select("doc_id", "ts")
+
+    targets = redirect_targets(redirects, MAX_REDIRECT_HOPS).cache()
+    titles = documents.where(F.col("source_kind") == "wiki").select("title")
+    contributions = alias_contributions(links, titles, redirects, targets)
+    if prior["aliases"] is not None:
+        contributions = contributions.unionByName(prior["aliases"].select(contributions.columns))
+    write(merge_aliases(contributions, cfg.min_alias_count), staging / "aliases")
+    aliases = spark.read.parquet(str(staging / "aliases"))
+
+    doc_targets = (resolve_titles(links, "target_title", targets, "title")
+                   .select("doc_id", "title").where(F.col("title").isNotNull()).dropDuplicates())
+    per_doc = link_documents(mentions, doc_targets, aliases, title_types(mentions, targets), targets,
+                             cfg.min_commonness)
+    write(per_doc, staging / "work-per-doc")
+    per_doc = spark.read.parquet(str(staging / "work-per-doc"))
+    links_out = per_doc.where(F.col("kind") == "link").withColumn(
+        "vertex", F.when(F.col("wiki_title").isNotNull(), F.concat(F.lit("W:"), "wiki_title"))
+        .otherwise(F.col("mention_id")))
+    graph_edges = per_doc.where(F.col("kind") == "edge").select("src", "dst", "rule")
+    vertices = (links_out.select("vertex")
+                .unionByName(graph_edges.select(F.col("src").alias("vertex")))
+                .unionByName(graph_edges.select(F.col("dst").alias("vertex"))))
+    if prior["entity_keys"] is not None:
+        # keys of this batch that existing entities own, and those entities' identity keys
+        keys = prior["entity_keys"]
+        touched = keys.join(vertices.withColumnRenamed("vertex", "key").dropDuplicates(), "key")
+        owners = touched.select("entity_id").distinct()
+        identity = keys.where("is_identity").join(owners, "entity_id")
+        def tie(df: DataFrame) -> DataFrame:
+            return df.select(F.col("key").alias("src"), F.concat(F.lit(PRIOR_VERTEX), "entity_id").alias("dst"),
+                             F.lit(PRIOR_RULE).alias("rule"))
+        graph_edges = graph_edges.unionByName(tie(touched)).unionByName(tie(identity))
+        vertices = vertices.unionByName(tie(identity).select(F.col("src").alias("vertex")))
+        vertices = vertices.unionByName(tie(identity).select(F.col("dst").alias("vertex")))
+    with adaptive_execution_off(spark):
+        write(assign_entities(spark, vertices, graph_edges, cfg.max_component_size, checkpoint,
+                              staging / "work-graph"), staging / "work-assigned")
+    assigned = spark.read.parquet(str(staging / "work-assigned"))
+
+    # this batch's mention -> entity rows; existing rows of merged entities get the new id
+    remap = (assigned.where(F.col("vertex").startswith(PRIOR_VERTEX))
+             .select(F.expr(f"substring(vertex, {len(PRIOR_VERTEX) + 1})").alias("old_id"),
+                     F.col("entity_id").alias("new_id"))
+             .where(F.col("old_id") != F.col("new_id")))
+    write(remap, staging / "work-remap")
+    remap = spark.read.parquet(str(staging / "work-remap"))
+    new_me = (links_out.join(assigned.select("vertex", "entity_id"), "vertex")
+              .select("mention_id", "doc_id", "entity_id", "wiki_title", "link_method", "link_score"))
+    me = new_me
+    new_keys = (assigned.where(F.col("vertex").startswith("W:") | F.col("vertex").startswith("N:"))
+                .select(F.col("vertex").alias("key"), "entity_id", (F.col("vertex") == F.col("cluster_key"))
+                        .alias("is_identity")))
+    keys_out = new_keys
+    if incremental:
+        def moved(df: DataFrame) -> DataFrame:
+            return (df.join(remap.withColumnRenamed("old_id", "entity_id"), "entity_id", "left")
+                    .withColumn("entity_id", F.coalesce("new_id", "entity_id")).drop("new_id"))
+        me = moved(prior["mention_entities"]).select(new_me.columns).unionByName(new_me)
+        # a key re-seen in this batch takes its new assignment (identical unless merged)
+        old_keys = moved(prior["entity_keys"]).join(new_keys.select("key"), "key", "left_anti")
+        keys_out = old_keys.select(new_keys.columns).unionByName(new_keys)
+    write(me, staging / "mention_entities")
+    write(keys_out, staging / "entity_keys")
+
+    partial_entities = entity_rows(new_me, mentions, doc_times)
+    partial_edges, rejects = edge_rows(triples, new_me, doc_times, cfg.evidence_sample_size)
+    if incremental:
+        old_entities = (prior["entities"].join(remap.withColumnRenamed("old_id", "entity_id"), "entity_id", "left")
+                        .withColumn("entity_id", F.coalesce("new_id", "entity_id")).drop("new_id"))
+        partial_entities = old_entities.select(partial_entities.columns).unionByName(partial_entities)
+        partial_edges = remap_edges(prior["edges"], remap).unionByName(partial_edges)
+        # the resolve rejects of earlier batches belong to documents still in the graph
+        if warehouse.exists("rejects"):
+            rejects = read("rejects").where(F.col("stage") == STAGE).unionByName(rejects)
+    write(merge_entities(partial_entities), staging / "entities")
+    write(merge_edges(partial_edges, cfg.evidence_sample_size), staging / "edges")
+    write(rejects, staging / "rejects")
+
+    link_methods = {r["link_method"]: r["count"] for r in new_me.groupBy("link_method").count().collect()}
+    rules = {r["rule"]: r["count"] for r in graph_edges.groupBy("rule").count().collect()}
+    sizes = assigned.groupBy("entity_id").count()
+    largest = sizes.agg(F.max("count")).first()[0] or 0
+    return {"incremental": bool(incremental), "new_mentions": mentions.count(),
+            "entity_mentions": sum(link_methods.values()), "link_methods": link_methods,
+            "same_as_edges_by_rule": rules, "largest_entity_vertices": int(largest),
+            "merged_entities": remap.count()}
+
+
+def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, fraction: float,
+                     seed: int = 0) -> dict[str, Any]:
+    """Held-out linking accuracy (``kgpipe eval linking``).
+
+    The links chosen by :func:`kgpipe.resolution.in_holdout` are removed from the link
+    evidence (alias counts and the documents' own link targets); where NER found an entity at
+    the anchor's span that mention loses its target, other anchor mentions of hidden links
+    are removed. The whole resolution then runs on what is left, and each probe's entity is
+    compared with the (redirect-resolved) target its anchor really pointed to.
+    ``accuracy`` counts a mention left unlinked as wrong; ``precision`` is over the linked
+    ones only. ``prior_only_accuracy`` is the baseline of the alias table's most common
+    target alone (no types, no document context, no same-as merges).
+    """
+    from kgpipe.resolution import ANY, MAX_REDIRECT_HOPS, MIN_COMMONNESS, coarse_type
+    links, mentions = _read(spark, warehouse, "links"), _read(spark, warehouse, "mentions")
+    held = holdout_column(F.col("doc_id"), F.col("start"), fraction, seed)
+    hidden = links.where(held).select("doc_id", "start", "end", "target_title")
+    # Without its anchor a span is a mention only where NER found an entity (a concrete
+    # label; LINK marks anchors NER missed, such as "philosophy"): those are the probes.
+    # Anchor-only mentions of hidden links vanish, as they would in unlinked text.
+    ner_entity = F.udf(lambda label: coarse_type(label) not in (None, ANY), "boolean")
+    anchors = (mentions.where(F.col("link_target").isNotNull())
+               .join(hidden.drop("target_title"), ["doc_id", "start", "end"], "left_semi"))
+    probe = anchors.where(ner_entity("label"))
+    dropped = anchors.where(~ner_entity("label")).select("mention_id")
+    altered = {"links": links.where(~held),
+               "mentions": mentions.join(dropped, "mention_id", "left_anti")
+               .join(probe.select("mention_id", F.lit(True).alias("_probe")), "mention_id", "left")
+               .withColumn("link_target", F.when(F.col("_probe"), None).otherwise(F.col("link_target")))
+               .drop("_probe").select(mentions.columns)}
+    run_id = new_run_id()
+    staging = warehouse.staging_dir(run_id) / "eval-linking"
+    try:
+        figures = resolve(spark, warehouse, cfg.model_copy(update={"incremental": False}), staging,
+                          cfg.checkpoint_dir or str(warehouse.root / "_checkpoints"), inputs=altered)
+        targets = redirect_targets(_read(spark, warehouse, "redirects"), MAX_REDIRECT_HOPS)
+        gold = resolve_titles(probe, "link_target", targets, "gold").select("mention_id", "gold")
+        linked = spark.read.parquet(str(staging / "mention_entities")).select("mention_id", "wiki_title")
+        entities = spark.read.parquet(str(staging / "entities")).select("entity_id", "wiki_title")
+        by_entity = (spark.read.parquet(str(staging / "mention_entities")).select("mention_id", "entity_id")
+                     .join(entities.withColumnRenamed("wiki_title", "entity_title"), "entity_id"))
+        prior = (spark.read.parquet(str(staging / "aliases"))
+                 .withColumn("rank", F.row_number().over(Window.partitionBy("alias_key")
+                                                         .orderBy(F.desc("commonness"), "target_title")))
+                 .where((F.col("rank") == 1) & (F.col("commonness") > MIN_COMMONNESS))
+                 .select("alias_key", F.col("target_title").alias("prior")))
+        normalize = text_udf(normalize_surface)
+        scored = (gold.join(linked, "mention_id", "left").join(by_entity, "mention_id", "left")
+                  .join(probe.select("mention_id", normalize("text").alias("alias_key")), "mention_id")
+                  .join(prior, "alias_key", "left"))
+        row = scored.agg(
+            F.count("*").alias("held_out"),
+            F.sum(F.when(F.col("entity_title") == F.col("gold"), 1).otherwise(0)).alias("correct"),
+            F.sum(F.when(F.col("entity_title").isNotNull(), 1).otherwise(0)).alias("linked"),
+            F.sum(F.when(F.col("wiki_title") == F.col("gold"), 1).otherwise(0)).alias("correct_direct"),
+            F.sum(F.when(F.col("prior") == F.col("gold"), 1).otherwise(0)).alias("prior_correct")).first()
+    finally:
+        warehouse.discard_staging(run_id)
+    n = row["held_out"] or 0
+    return {"holdout_fraction": fraction, "seed": seed, "held_out_links": links.where(held).count(),
+            "held_out_ner_mentions": n, "held_out_anchor_only": dropped.count(),
+            "linked": row["linked"] or 0, "correct": row["correct"] or 0,
+            "accuracy": (row["correct"] or 0) / n if n else 0.0,
+            "precision": (row["correct"] or 0) / row["linked"] if row["linked"] else 0.0,
+            "mention_level_accuracy": (row["correct_direct"] or 0) / n if n else 0.0,
+            "prior_only_accuracy": (row["prior_correct"] or 0) / n if n else 0.0,
+            "link_methods": figures["link_methods"]}
+
+
+def holdout_column(doc_id: Column, start: Column, fraction: float, seed: int) -> Column:
+    """:func:`kgpipe.resolution.in_holdout` in Spark."""
+    h = stable_id_col("holdout", F.lit(str(seed)), doc_id, start)
+    return F.conv(F.substring(h, 1, 8), 16, 10).cast("double") / float(1 << 32) < F.lit(fraction)
+
+
+def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
+    from jobs.spark import spark_session
+    started = time.monotonic()
+    warehouse = ctx.warehouse
+    for table in ("documents", "links", "mentions", "triples_raw"):
+        if not warehouse.exists(table):
+            raise FileNotFoundError(f"resolve needs the {table} table in {warehouse.root}: "
+                                    "run `kgpipe ingest` and `kgpipe extract` first")
+    spark = spark or spark_session(ctx.spark, app_suffix="-resolve", cache_dir=ctx.cache_dir)
+    staging = warehouse.staging_dir(ctx.run_id) / STAGE
+    checkpoint = cfg.checkpoint_dir or str(warehouse.root / "_checkpoints")
+    try:
+        details = resolve(spark, warehouse, cfg, staging, checkpoint)
+        reasons = {r["reason"]: r["count"] for r in
+                   spark.read.parquet(str(staging / "rejects")).groupBy("reason").count().collect()}
+        warehouse.carry_rejects(STAGE, staging / "rejects")
+        counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
+        versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
+    finally:
+        warehouse.discard_staging(ctx.run_id)
+    details["rejects_by_reason"] = reasons
+    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
+                       inputs={"mentions": details["new_mentions"]}, outputs=counts,
+                       rejects=sum(reasons.values()), versions=versions, details=details)
+
+
+if __name__ == "__main__":  # spark-submit jobs/resolve.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
+    from kgpipe.cli import submit
+    sys.exit(submit(STAGE))
