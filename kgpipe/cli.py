@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("--master", help="Spark master URL (default: spark.master)")
     for name, text in (("resolve", "Spark + GraphFrames: mentions, triples_raw, links -> entities, edges"),
                        ("analyze", "GraphFrames: PageRank, degrees, components, communities -> entity_stats"),
-                       ("reason", "apply the YAML rules to edges -> inferred_edges with explanations")):
+                       ("reason", "apply the YAML rules to edges -> inferred_edges with explanations"),
+                       ("train", "PyTorch: entity-to-entity edges -> embeddings, relation_embeddings, "
+                                 "models/<run_id> (GPU when present; train.num_processes > 1: TorchDistributor)")):
         stage = sub.add_parser(name, help=text)
         stage.add_argument("--warehouse", help="root folder of the Parquet tables")
     export = sub.add_parser("export", help="write the graph for other tools: neo4j-admin CSVs, N-Triples, GraphML")

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from kgpipe.kge.config import KGEConfig
+
 EMBEDDED_WIKI = "embedded:enwiki-sample"
 EMBEDDED_NEWS = "embedded:news-sample"
 
@@ -89,6 +91,41 @@ class ExportConfig(_Section):
     graphml_max_edges: int = Field(1_000_000, gt=0, description="GraphML is for small graphs: larger ones are refused")
 
 
+class TrainConfig(KGEConfig):
+    """The train stage: the trainer's own settings (kgpipe/kge/config.py), a few defaults changed for
+    pipeline graphs, plus which edges it learns from, the held-out slices it is measured on, and how
+    many processes share the work (docs/training.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # trainer defaults that suit the stage: lazy row-wise Adam is several times faster on CPU
+    sparse: bool = Field(True, description="lazy row-wise optimizer (see kgpipe/kge/config.py)")
+    lr: float = Field(0.01, gt=0.0)
+    epochs: int = Field(20, ge=0)
+    # which edges
+    min_support: int = Field(1, ge=1, description="edges with fewer evidence sentences are left out")
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="edges below this confidence are left out")
+    # held-out slices
+    test_share: float = Field(0.05, ge=0.0, lt=1.0, description="share of triples held out to report filtered MRR; "
+                                                                "the written embeddings never saw them")
+    valid_share: float = Field(0.0, ge=0.0, lt=1.0, description="share held out for early stopping "
+                                                                "(used when eval_every > 0)")
+    holdout_min_triples: int = Field(200, ge=0, description="smaller graphs are trained whole, without held-out MRR")
+    holdout_max_triples: int = Field(10_000, ge=1, description="cap of each held-out slice (ranking is per triple "
+                                                               "against every entity)")
+    # processes
+    num_processes: int = Field(1, ge=1, description="training processes; more than 1 runs through "
+                                                    "torch.distributed launched by Spark's TorchDistributor")
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="torch.distributed backend; "
+                                                                         "auto: nccl on CUDA, else gloo")
+    distributor_local_mode: bool = Field(True, description="TorchDistributor: processes on the driver (True) or "
+                                                           "a barrier job on the executors (False; the warehouse "
+                                                           "must then be shared storage)")
+
+    def trainer_config(self) -> KGEConfig:
+        return KGEConfig(**self.model_dump(include=set(KGEConfig.model_fields)))
+
+
 class SparkConfig(_Section):
     master: str = "local[*]"
     app_name: str = "kgpipe"
@@ -112,6 +149,7 @@ class Config(_Section):
     analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig)
     reason: ReasonConfig = Field(default_factory=ReasonConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 

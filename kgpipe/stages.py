@@ -18,6 +18,7 @@ STAGES: dict[str, str] = {
     "resolve": "jobs.resolve:run_stage",
     "analyze": "jobs.analyze:run_stage",
     "reason": "jobs.reason:run_stage",
+    "train": "jobs.train:run_stage",
 }
 #: stages that ``kgpipe run`` leaves out: run on demand
 ON_DEMAND: dict[str, str] = {

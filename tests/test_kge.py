@@ -203,3 +203,72 @@ def test_load_wn18rr():
     d = _check_real(WN18RR, (86_835, 3_034, 3_134), 40_943, 11)
     assert all(len(e) == 8 and e.isdigit() for e in d.entities)
     assert "_hypernym" in d.relations
+
+
+def test_share_of_a_global_batch_scales_the_loss_and_an_empty_share_changes_nothing():
+    """What the distributed path relies on: a process's loss is its share of the global mean, and a
+    process whose share is empty still steps (the exchange needs it) without moving anything."""
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(dim=8, num_negs=5, chunk_size=4, batch_size=16, seed=1, num_threads=1, device="cpu",
+                    sparse=True)
+    whole, share = Trainer(cfg, data), Trainer(cfg, data)
+    batch = data.train[:8]
+    assert share.step(batch, global_size=16) == pytest.approx(whole.step(batch) / 2)
+    before = {k: v.clone() for k, v in whole.model.state_dict().items()}
+    assert whole.step(data.train[:0], global_size=16) == 0.0
+    for k, v in whole.model.state_dict().items():
+        assert torch.equal(before[k], v), k
+
+
+def test_partitions_buckets_and_visiting_order():
+    from kgpipe.kge.partition import Partitioning, bucket_order, bucket_triples, local_rows
+    p = Partitioning(10, 3)
+    assert p.bounds().tolist() == [0, 3, 6, 10]
+    triples = np.array([[0, 0, 9], [4, 1, 5], [9, 0, 0], [2, 1, 1], [7, 0, 3]])
+    b = bucket_triples(triples, p)
+    assert b.get(0, 2).tolist() == [[0, 0, 9]] and b.get(1, 1).tolist() == [[4, 1, 5]]
+    assert b.get(2, 0).tolist() == [[9, 0, 0]] and b.get(0, 0).tolist() == [[2, 1, 1]]
+    assert b.get(2, 1).tolist() == [[7, 0, 3]] and b.get(1, 2).tolist() == []
+    # in memory: [partition 0 (3 rows) ; partition 2 (4 rows)]; row 9 is the 4th of partition 2
+    local, n = local_rows(b.get(0, 2), 0, 2, p)
+    assert local.tolist() == [[0, 0, 6]] and n == 7
+    local, n = local_rows(b.get(1, 1), 1, 1, p)
+    assert local.tolist() == [[1, 1, 2]] and n == 3
+    assert bucket_order(3) == [(0, 0), (1, 0), (1, 1), (0, 1), (2, 1), (2, 0), (2, 2), (0, 2), (1, 2)]
+    for parts in range(1, 7):
+        order = bucket_order(parts)
+        assert sorted(order) == [(i, j) for i in range(parts) for j in range(parts)]
+        assert all(set(a) & set(b) for a, b in zip(order, order[1:]))   # one partition swapped per switch
+    with pytest.raises(ValueError):
+        Partitioning(3, 4)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-kernel", "fallback"])
+@pytest.mark.parametrize("kind, reference", [("adam", torch.optim.Adam), ("adagrad", torch.optim.Adagrad)])
+def test_row_optimizer_equals_torch_optimizer_when_every_row_is_touched(kind, reference, fused):
+    """Lazy row-wise updates are the ordinary ones for the rows a step touches; with all rows
+    touched every step they must follow torch's optimizer (same bias correction, same epsilon)."""
+    from kgpipe.kge.rowopt import RowOptimizer
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(6, 4, generator=gen)
+    ours, theirs = start.clone(), torch.nn.Parameter(start.clone())
+    opt = RowOptimizer([ours], kind, lr=0.05)
+    if not fused:
+        opt.fused = None
+    elif opt.fused is None:
+        pytest.skip("this torch build has no fused CPU kernel")
+    ref = reference([theirs], lr=0.05)
+    rows = torch.arange(6)
+    for _ in range(5):
+        grad = torch.randn(6, 4, generator=gen)
+        order = torch.randperm(6, generator=gen)      # rows in any order
+        opt.step([(0, rows[order], grad[order])])
+        theirs.grad = grad.clone()
+        ref.step()
+    assert torch.allclose(ours, theirs.detach(), atol=1e-6)
+    # untouched rows do not move; a projection applies to the written rows only
+    before = ours.clone()
+    opt.step([(0, torch.tensor([1, 4]), torch.ones(2, 4), None)],
+             project={0: lambda w: torch.nn.functional.normalize(w, dim=-1)})
+    assert torch.equal(ours[[0, 2, 3, 5]], before[[0, 2, 3, 5]])
+    assert torch.allclose(ours[[1, 4]].norm(dim=-1), torch.ones(2))

@@ -1,4 +1,5 @@
-"""Settings of the knowledge-graph-embedding trainer (standalone; wired into kgpipe.config later)."""
+"""Settings of the knowledge-graph-embedding trainer. Torch-free: kgpipe.config builds the train stage's
+section (TrainConfig) on it without loading torch."""
 from __future__ import annotations
 
 from typing import Literal

@@ -43,8 +43,22 @@ class KGEModel(nn.Module):
         """q (..., D) against aligned c (..., D) -> (...)."""
         raise NotImplementedError
 
+    def constrain(self, rows: torch.Tensor) -> torch.Tensor | None:
+        """Entity rows brought back into the model's constraints; None where it has none."""
+        return None
+
+    @torch.no_grad()
     def post_step(self, rows: torch.Tensor | None = None) -> None:
         """Constraints applied after each optimizer step (to entity `rows` only when given)."""
+        w = self.entity.weight
+        if rows is None:
+            constrained = self.constrain(w)
+            if constrained is not None:
+                w.copy_(constrained)
+        else:
+            constrained = self.constrain(w.index_select(0, rows))
+            if constrained is not None:
+                w.index_copy_(0, rows, constrained)
 
     # --- public scoring --------------------------------------------------------------------
     def _cands(self, cands: torch.Tensor | None) -> torch.Tensor:
@@ -91,14 +105,8 @@ class TransE(KGEModel):
     def pair(self, q, c):
         return self.gamma - torch.linalg.vector_norm(q - c, ord=self.p, dim=-1)
 
-    def post_step(self, rows=None):
-        if self.normalize_entities:
-            with torch.no_grad():
-                w = self.entity.weight
-                if rows is None:
-                    w.copy_(F.normalize(w, dim=-1))
-                else:
-                    w.index_copy_(0, rows, F.normalize(w.index_select(0, rows), dim=-1))
+    def constrain(self, rows):
+        return F.normalize(rows, dim=-1) if self.normalize_entities else None
 
 
 class DistMult(KGEModel):

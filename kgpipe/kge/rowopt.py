@@ -1,12 +1,35 @@
 """Row-wise lazy Adam / Adagrad for embedding tables: only the rows a step touches are read and written.
 
 The trainer gathers each table's distinct rows once (torch.unique), computes their dense gradient
-and hands (table, rows, grad) here; no sparse tensors, no coalescing, no full-table passes.
-Lazy Adam keeps a global step for bias correction, as torch.optim.SparseAdam does.
+and hands (table, rows, grad, current values) here; no sparse tensors, no coalescing, no full-table
+passes. The update itself is torch's fused single-pass Adam/Adagrad kernel (the one behind
+``torch.optim.Adam(fused=True)``) applied to the gathered rows; a constraint such as TransE's unit
+length is applied before the one write-back. Lazy Adam keeps a global step for bias correction, as
+torch.optim.SparseAdam does.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+
+def _fused(kind: str, device: torch.device) -> Callable | None:
+    """torch's fused kernel for `kind` where this build has it for `device`, else None."""
+    fn = getattr(torch, "_fused_adam_" if kind == "adam" else "_fused_adagrad_", None)
+    if fn is None:
+        return None
+    try:   # a tiny call on the device proves the signature this code uses
+        w, g, s, s2 = (torch.full((1, 1), x, device=device) for x in (1.0, 1.0, 0.0, 0.0))
+        step = torch.tensor(1.0, device=device)
+        if kind == "adam":
+            fn([w], [g], [s], [s2], [], [step], lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
+               amsgrad=False, maximize=False)
+        else:
+            fn([w], [g], [s], [step], lr=0.1, lr_decay=0.0, weight_decay=0.0, eps=1e-10, maximize=False)
+    except (RuntimeError, TypeError, NotImplementedError):
+        return None
+    return fn
 
 
 class RowOptimizer:
@@ -20,27 +43,52 @@ class RowOptimizer:
             self.state = [{"sum": torch.zeros_like(w)} for w in tables]
         else:
             raise ValueError(kind)
+        self.fused = _fused(kind, tables[0].device)
 
     @torch.no_grad()
-    def step(self, updates: list[tuple[int, torch.Tensor, torch.Tensor]]) -> None:
-        """updates: (table index, distinct row ids, their gradient rows)."""
+    def step(self, updates: list[tuple], project: dict[int, Callable] | None = None) -> None:
+        """updates: (table index, distinct row ids, their gradient rows[, their current values]).
+
+        Current values, where the caller already gathered them, are updated in place instead of
+        being gathered again. ``project[i](rows) -> rows | None`` constrains table i's new rows.
+        """
         self.step_count += 1
-        for i, rows, grad in updates:
-            w, st = self.tables[i], self.state[i]
+        step = torch.tensor(float(self.step_count), device=self.tables[0].device)
+        for i, rows, grad, *current in updates:
+            table, st = self.tables[i], self.state[i]
+            w = current[0] if current and current[0] is not None else table.index_select(0, rows)
+            grad = grad.contiguous()
             if self.kind == "adam":
-                b1, b2 = self.betas
-                m = st["exp_avg"].index_select(0, rows).lerp_(grad, 1 - b1)
-                v = st["exp_avg_sq"].index_select(0, rows).mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                m, v = st["exp_avg"].index_select(0, rows), st["exp_avg_sq"].index_select(0, rows)
+                self._adam(w, grad, m, v, step)
                 st["exp_avg"].index_copy_(0, rows, m)
                 st["exp_avg_sq"].index_copy_(0, rows, v)
-                bc1 = 1 - b1 ** self.step_count
-                bc2 = 1 - b2 ** self.step_count
-                denom = (v / bc2).sqrt_().add_(self.eps)
-                w.index_copy_(0, rows, w.index_select(0, rows).addcdiv_(m, denom, value=-self.lr / bc1))
             else:
-                s = st["sum"].index_select(0, rows).addcmul_(grad, grad)
+                s = st["sum"].index_select(0, rows)
+                self._adagrad(w, grad, s, step)
                 st["sum"].index_copy_(0, rows, s)
-                w.index_copy_(0, rows, w.index_select(0, rows).addcdiv_(grad, s.sqrt().add_(1e-10), value=-self.lr))
+            constrained = project[i](w) if project and i in project else None
+            table.index_copy_(0, rows, w if constrained is None else constrained)
+
+    def _adam(self, w, grad, m, v, step) -> None:
+        b1, b2 = self.betas
+        if self.fused is not None:
+            self.fused([w], [grad], [m], [v], [], [step], lr=self.lr, beta1=b1, beta2=b2,
+                       weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+            return
+        m.lerp_(grad, 1 - b1)
+        v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        bc1 = 1 - b1 ** self.step_count
+        bc2 = 1 - b2 ** self.step_count
+        w.addcdiv_(m, (v / bc2).sqrt_().add_(self.eps), value=-self.lr / bc1)
+
+    def _adagrad(self, w, grad, s, step) -> None:
+        if self.fused is not None:
+            self.fused([w], [grad], [s], [step], lr=self.lr, lr_decay=0.0, weight_decay=0.0,
+                       eps=1e-10, maximize=False)
+            return
+        s.addcmul_(grad, grad)
+        w.addcdiv_(grad, s.sqrt().add_(1e-10), value=-self.lr)
 
     def zero_grad(self, set_to_none: bool = True) -> None:  # gradients live on per-step leaves
         pass

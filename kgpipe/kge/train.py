@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from . import collective
 from .config import KGEConfig
 from .data import KGDataset, KnownTriples
 from .evaluate import evaluate
@@ -21,6 +22,11 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
+
+
+def stream_seed(*key: int) -> int:
+    """A 64-bit seed for one random stream of a run (independent streams per key)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, dtype=np.uint64)[0])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,21 +66,29 @@ def make_optimizer(cfg: KGEConfig, params) -> torch.optim.Optimizer:
 
 
 class Trainer:
+    """Trains one model; in a torch.distributed group (see kgpipe.kge.collective) every process holds
+    a replica, takes its share of each global batch and applies the same summed update."""
+
     def __init__(self, cfg: KGEConfig, dataset: KGDataset, model: KGEModel | None = None,
-                 known: KnownTriples | None = None):
+                 known: KnownTriples | None = None, device: torch.device | str | None = None):
         self.cfg, self.data = cfg, dataset
+        self.rank, self.world_size = collective.world()
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        self.device = resolve_device(cfg.device)
+        self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
         seed_everything(cfg.seed)
         self.model = (model or build_model(cfg, dataset.num_entities, dataset.num_relations)).to(self.device)
+        if self.world_size > 1:
+            collective.broadcast_module(self.model)
         if cfg.sparse:   # lazy row-wise updates of the embedding tables
             self.optimizer = RowOptimizer([self.model.entity.weight, self.model.relation.weight],
                                           cfg.optimizer, lr=cfg.lr)
         else:
             self.optimizer = make_optimizer(cfg, self.model.parameters())
-        # all sampling draws from this generator: its state is the trainer's randomness
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        # the epoch order is the same in every process; corruption sampling differs per process.
+        # Together these two generators' states are the trainer's randomness.
+        self.perm_gen = torch.Generator().manual_seed(stream_seed(cfg.seed))
+        self.gen = torch.Generator().manual_seed(stream_seed(cfg.seed, self.rank + 1))
         self.head_probs = (bernoulli_head_probs(dataset.train, dataset.num_relations)
                            if cfg.sampler == "bernoulli" else None)
         self._known = known
@@ -107,17 +121,59 @@ class Trainer:
             per = -(F.logsigmoid(pos) + (w * F.logsigmoid(-neg)).sum(-1)) / 2
         return per.sum()
 
-    def step(self, batch: torch.Tensor) -> float:
-        """One optimizer step on positives (B, 3); returns the mean loss per positive.
+    def step(self, batch: torch.Tensor, global_size: int | None = None) -> float:
+        """One optimizer step on positives (B, 3); returns their summed loss / global_size (the mean
+        loss per positive when this process has the whole batch).
 
         Each positive corrupts its head or its tail (uniform or Bernoulli). Positives of one side are
         cut into chunks of cfg.chunk_size; every chunk shares num_negs sampled entities, and all
         positives of a chunk are scored against all of them with one batched matrix product.
         Embedding rows are gathered once per step; with cfg.sparse only the distinct rows are gathered,
-        and RowOptimizer updates just those.
+        and RowOptimizer updates just those. `global_size` is the batch size summed over the processes
+        of a distributed run; a process may get an empty share and still takes part in the exchange.
         """
         cfg, m = self.cfg, self.model
         B = len(batch)
+        scale = 1.0 / (global_size or B or 1)
+        batch, idx, plan = self._sample(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        if cfg.sparse:
+            urows, inv = torch.unique(idx, return_inverse=True)
+            rrows, rinv = torch.unique(batch[:, 1], return_inverse=True)
+            eleaf = m.entity.weight.detach().index_select(0, urows).requires_grad_()
+            rleaf = m.relation.weight.detach().index_select(0, rrows).requires_grad_()
+            ent, rel = (eleaf.index_select(0, inv), rleaf.index_select(0, rinv)) if B else (None, None)
+        else:
+            ent, rel = (m.entity(idx), m.relation(batch[:, 1])) if B else (None, None)
+        loss = 0.0
+        if B:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+                total = self._chunked_loss(ent, rel, B, plan)
+            total = total * scale
+            total.backward()
+            loss = float(total.detach())
+        if cfg.sparse:
+            if self.world_size > 1:   # the union of every process's rows, gathered afresh
+                updates = [(i, *collective.allgather_rows(rows, _grad(leaf)))
+                           for i, rows, leaf in ((0, urows, eleaf), (1, rrows, rleaf))]
+            else:   # the leaves hold these rows' current values: updated in place, written back once
+                updates = [(0, urows, _grad(eleaf), eleaf.detach()), (1, rrows, _grad(rleaf), rleaf.detach())]
+            self.optimizer.step(updates, project={0: m.constrain})
+        else:
+            if self.world_size > 1:
+                collective.allreduce_grads(m.parameters())
+            self.optimizer.step()
+            m.post_step()
+        return loss
+
+    def _sample(self, batch: torch.Tensor):
+        """Corruption side per positive, chunk plan and sampled negatives.
+
+        Returns the batch reordered (head-corrupted positives first) on the device, the entity
+        indices to gather (heads, tails, negatives) and the plan: pieces (start, end, chunk size,
+        head side) and the number of chunks.
+        """
+        cfg, B = self.cfg, len(batch)
         if self.head_probs is None:
             head = torch.rand(B, generator=self.gen) < 0.5
         else:
@@ -139,59 +195,51 @@ class Trainer:
         negs = torch.randint(self.data.num_entities, (n_chunks * cfg.num_negs,), generator=self.gen)
         batch = batch.to(self.device)
         idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
-        self.optimizer.zero_grad(set_to_none=True)
-        if cfg.sparse:
-            urows, inv = torch.unique(idx, return_inverse=True)
-            rrows, rinv = torch.unique(batch[:, 1], return_inverse=True)
-            eleaf = m.entity.weight.detach().index_select(0, urows).requires_grad_()
-            rleaf = m.relation.weight.detach().index_select(0, rrows).requires_grad_()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-            if cfg.sparse:
-                ent, rel = eleaf.index_select(0, inv), rleaf.index_select(0, rinv)
-            else:
-                ent = m.entity(idx)
-                rel = m.relation(batch[:, 1])
-            # split (not slicing): split's backward concatenates instead of zero-filling per slice
-            H, T, N = torch.split(ent, [B, B, n_chunks * cfg.num_negs])
-            N = N.view(n_chunks, cfg.num_negs, -1)
-            qt = m.query_t(H, rel)
-            pos = m.pair(qt, T)
-            sizes = [e - s for s, e, _, _ in pieces]
-            n_head_pieces = sum(1 for p in pieces if p[3])
-            q_head = (list(torch.split(m.query_h(rel[:n_head], T[:n_head]), sizes[:n_head_pieces]))
-                      if n_head else [])
-            q_tail = list(torch.split(qt, [n_head] + sizes[n_head_pieces:]))[1:]
-            queries = q_head + q_tail
-            pos_parts = torch.split(pos, sizes)
-            neg_parts = torch.split(N, [(e - s) // cs for s, e, cs, _ in pieces])
-            loss = torch.zeros((), device=self.device)
-            for (s, e, cs, _), q, p_, n_ in zip(pieces, queries, pos_parts, neg_parts):
-                c = (e - s) // cs
-                neg = m.match(q.reshape(c, cs, -1), n_)                        # (c, cs, num_negs)
-                loss = loss + self._loss(p_.view(c, cs), neg)
-        loss = loss / B
-        loss.backward()
-        if cfg.sparse:
-            self.optimizer.step([(0, urows, eleaf.grad), (1, rrows, rleaf.grad)])
-            m.post_step(urows)   # lazy updates move only these rows
-        else:
-            self.optimizer.step()
-            m.post_step()
-        return float(loss.detach())
+        return batch, idx, (pieces, n_head, n_chunks)
+
+    def _chunked_loss(self, ent: torch.Tensor, rel: torch.Tensor, B: int, plan) -> torch.Tensor:
+        """Summed loss of B positives given their gathered entity rows (heads, tails, negatives)."""
+        cfg, m = self.cfg, self.model
+        pieces, n_head, n_chunks = plan
+        # split (not slicing): split's backward concatenates instead of zero-filling per slice
+        H, T, N = torch.split(ent, [B, B, n_chunks * cfg.num_negs])
+        N = N.view(n_chunks, cfg.num_negs, -1)
+        qt = m.query_t(H, rel)
+        pos = m.pair(qt, T)
+        sizes = [e - s for s, e, _, _ in pieces]
+        n_head_pieces = sum(1 for p in pieces if p[3])
+        q_head = (list(torch.split(m.query_h(rel[:n_head], T[:n_head]), sizes[:n_head_pieces]))
+                  if n_head else [])
+        q_tail = list(torch.split(qt, [n_head] + sizes[n_head_pieces:]))[1:]
+        queries = q_head + q_tail
+        pos_parts = torch.split(pos, sizes)
+        neg_parts = torch.split(N, [(e - s) // cs for s, e, cs, _ in pieces])
+        loss = torch.zeros((), device=self.device)
+        for (s, e, cs, _), q, p_, n_ in zip(pieces, queries, pos_parts, neg_parts):
+            c = (e - s) // cs
+            neg = m.match(q.reshape(c, cs, -1), n_)                        # (c, cs, num_negs)
+            loss = loss + self._loss(p_.view(c, cs), neg)
+        return loss
 
     def train_epoch(self) -> float:
+        """One pass in an order shared by all processes; each takes its slice of every global batch."""
         self.model.train()
         train = self.data.train
-        perm = torch.randperm(len(train), generator=self.gen)
+        perm = torch.randperm(len(train), generator=self.perm_gen)
         total, n = 0.0, 0
         start = time.perf_counter()
         for s in range(0, len(train), self.cfg.batch_size):
-            batch = train[perm[s:s + self.cfg.batch_size]]
-            total += self.step(batch) * len(batch)
-            n += len(batch)
+            ids = perm[s:s + self.cfg.batch_size]
+            mine = ids.tensor_split(self.world_size)[self.rank] if self.world_size > 1 else ids
+            total += self.step(train[mine], len(ids)) * len(ids)
+            n += len(ids)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        self.train_seconds += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if self.world_size > 1:   # every process reports the same epoch
+            total = collective.allreduce_sum(total, self.device)
+            seconds = collective.allreduce_max(seconds, self.device)
+        self.train_seconds += seconds
         self.positives_seen += n
         self.epoch += 1
         return total / max(n, 1)
@@ -229,12 +277,19 @@ class Trainer:
 
     # --- checkpoints -------------------------------------------------------------------
     def save_checkpoint(self, path: str | Path) -> None:
+        """Everything needed to continue exactly. In a distributed run every process must call it
+        (the sampling generators of all processes are gathered); process 0 writes the file."""
+        gens = (collective.gather_objects(self.gen.get_state()) if self.world_size > 1
+                else [self.gen.get_state()])
+        if self.rank != 0:
+            return
         state = {
             "cfg": self.cfg.model_dump(),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
-            "gen": self.gen.get_state(),
+            "perm_gen": self.perm_gen.get_state(),
+            "gen": gens,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "numpy_rng": np.random.get_state(),
@@ -250,10 +305,14 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)
+        if len(state["gen"]) != self.world_size:
+            raise ValueError(f"{path} was written by {len(state['gen'])} training processes; resume it with "
+                             f"as many (this run has {self.world_size})")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = state["epoch"]
-        self.gen.set_state(state["gen"])
+        self.perm_gen.set_state(state["perm_gen"])
+        self.gen.set_state(state["gen"][self.rank])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -262,3 +321,8 @@ class Trainer:
         self.best_mrr, self.best_epoch, self.bad_evals, self.stopped, self.best_state = state["best"]
         self.history = state["history"]
         self.train_seconds, self.positives_seen = state["counters"]
+
+
+def _grad(leaf: torch.Tensor) -> torch.Tensor:
+    """A leaf's gradient; zeros where this process's share of the batch was empty."""
+    return leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
