@@ -227,7 +227,7 @@ def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFra
 
 
 def title_types(mentions: DataFrame, targets: DataFrame) -> DataFrame:
-    """(title, entity_type): the majority coarse type of the mentions anchored to a title."""
+    """(title, entity_type): :func:`kgpipe.resolution.title_type` of the mentions anchored to a title."""
     majority = F.udf(lambda votes: _majority(votes), "string")
     return (resolve_titles(mentions.where(F.col("link_target").isNotNull()), "link_target", targets, "title")
             .groupBy("title", "label").count()
@@ -236,8 +236,8 @@ def title_types(mentions: DataFrame, targets: DataFrame) -> DataFrame:
 
 
 def _majority(votes) -> str | None:
-    from kgpipe.resolution import majority_type
-    return majority_type((v["label"], v["count"]) for v in votes or ())
+    from kgpipe.resolution import title_type
+    return title_type([(v["label"], v["count"]) for v in votes or ()])
 
 
 # --------------------------------------------------------------------------- components

@@ -330,3 +330,15 @@ def test_evidence_sample_bounded_and_deterministic():
     assert evidence_sample(evidence_sample(ev[:30], 5) + ev[30:], 5) == s1
     # duplicates (same doc, sentence, start) count once
     assert len(evidence_sample(ev[:2] * 4, 5)) == 2
+
+
+def test_title_type_needs_enough_typed_votes():
+    from kgpipe.resolution import title_type
+    assert title_type([("ORG", 1), ("LINK", 5)]) is None              # one typed vote: unknown
+    assert title_type([("ORG", 2), ("PERSON", 1), ("LINK", 4)]) == "ORG"
+    assert title_type(["GPE", "LOC", "PERSON"]) == "LOC"
+    assert title_type(["DATE", "DATE", "DATE"]) is None               # literal labels do not vote
+    # an unknown type is compatible with every mention; a known one filters
+    cands = [("Jordan", 1.0, title_type(["GPE"] * 3))]
+    assert link_mention("jordan", "GPE", cands)[0] == "Jordan"
+    assert link_mention("jordan", "ORG", cands) == (None, 0.0, "type_incompatible")
