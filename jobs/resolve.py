@@ -638,6 +638,14 @@ def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None 
             raise FileNotFoundError(f"resolve needs the {table} table in {warehouse.root}: "
                                     "run `kgpipe ingest` and `kgpipe extract` first")
     spark = spark or spark_session(ctx.spark, app_suffix="-resolve", cache_dir=ctx.cache_dir)
+    if cfg.incremental and warehouse.exists("mention_entities"):
+        # a scheduled rerun with nothing new commits nothing: every table keeps its version
+        done = _read(spark, warehouse, "mention_entities").select("doc_id").distinct()
+        if _read(spark, warehouse, "mentions").join(done, "doc_id", "left_anti").isEmpty():
+            log.info("resolve: every document of mentions is resolved already; nothing to do")
+            return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3), inputs={"mentions": 0},
+                               outputs={name: warehouse.count(name) for name in OUTPUT_TABLES}, rejects=0,
+                               status="unchanged", details={"incremental": True, "new_mentions": 0})
     staging = warehouse.staging_dir(ctx.run_id) / STAGE
     checkpoint = cfg.checkpoint_dir or str(warehouse.root / "_checkpoints")
     try:

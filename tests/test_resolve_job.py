@@ -168,10 +168,14 @@ def test_spark_evidence_sample_and_noisy_or_equal_the_rules(spark):
 
 def test_rerun_changes_nothing(spark, resolved):
     warehouse, _ = resolved
-    before = {name: sorted(map(repr, table(warehouse, name))) for name in ("entities", "edges", "mention_entities")}
+    names = ("entities", "edges", "mention_entities", "aliases", "entity_keys")
+    before = {name: sorted(map(repr, table(warehouse, name))) for name in names}
+    versions = {name: warehouse.table_path(name).resolve() for name in names}
     record = run(spark, warehouse)
     assert record.details["incremental"] and record.details["new_mentions"] == 0
-    after = {name: sorted(map(repr, table(warehouse, name))) for name in before}
+    assert record.status == "unchanged" and record.outputs["entities"] == len(before["entities"])
+    assert {name: warehouse.table_path(name).resolve() for name in names} == versions   # nothing recommitted
+    after = {name: sorted(map(repr, table(warehouse, name))) for name in names}
     assert after == before
 
 
