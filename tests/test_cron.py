@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from kgpipe.config import load_config
-
 from tests.conftest import REPO
 
 CRON = REPO / "infra" / "cron"
