@@ -6,6 +6,8 @@ Dependencies beyond the design card, and why:
 - pydantic + PyYAML: typed, validated per-stage configuration read from YAML.
 - pandas: required by Spark's Arrow-batched mapInPandas (spaCy inside Spark).
 - torch: the embedding trainer (the card's GPU stage); the CPU wheel is the default.
+- prometheus-client: run figures as Prometheus metrics (the textfile format, and later the
+  service's /metrics) with the reference client instead of a hand-written exposition format.
 """
 from setuptools import find_packages, setup
 
@@ -29,6 +31,7 @@ setup(
         "mwparserfromhell>=0.6.5",
         "pydantic>=2.5",
         "PyYAML>=6",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)

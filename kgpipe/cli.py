@@ -20,6 +20,7 @@ from kgpipe.datasets import ENWIKI_SAMPLE, GRAPHFRAMES_JAR, FetchError, fetch
 from kgpipe.dumps import InputError
 from kgpipe.export import ExportError
 from kgpipe.manifest import RunManifest, new_run_id
+from kgpipe.metrics import write_metrics
 from kgpipe.reasoning import RuleError
 from kgpipe.stages import STAGES, StageContext, stage_function
 from kgpipe.warehouse import Warehouse
@@ -118,6 +119,7 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
         warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
         if manifest.status == "succeeded":
             warehouse.write_json_atomic("_manifests/latest.json", manifest.as_dict())
+        write_metrics(manifest.as_dict(), config.metrics_textfile or warehouse.root / "_metrics" / "kgpipe.prom")
     _print_summary(manifest, warehouse)
     return 0
 

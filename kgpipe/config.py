@@ -143,6 +143,8 @@ class Config(_Section):
     cache_dir: str = Field(default_factory=lambda: os.environ.get(
         "KGPIPE_CACHE", str(Path.home() / ".cache" / "kgpipe")))
     keep_versions: int = Field(2, ge=0, description="older versions of each table kept after a commit")
+    metrics_textfile: str | None = Field(None, description="Prometheus textfile written after every run; "
+                                                          "default: _metrics/kgpipe.prom in the warehouse")
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)

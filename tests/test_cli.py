@@ -25,6 +25,10 @@ def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
     per_input = stage["inputs"]["per_input"][str(NEWS_SAMPLE)]
     assert per_input["pages_seen"] == 8 and per_input["rejects"] == 0
     assert (wh / "_manifests" / f"{manifest['run_id']}.json").exists()
+    # and the same figures for Prometheus' textfile collector
+    metrics = (wh / "_metrics" / "kgpipe.prom").read_text()
+    assert 'kgpipe_stage_rows{stage="ingest",table="documents"} 8.0' in metrics
+    assert "kgpipe_run_success 1.0" in metrics
 
 
 def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
