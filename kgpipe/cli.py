@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                        ("analyze", "GraphFrames: PageRank, degrees, components, communities -> entity_stats"),
                        ("reason", "apply the YAML rules to edges -> inferred_edges with explanations"),
                        ("train", "PyTorch: entity-to-entity edges -> embeddings, relation_embeddings, "
-                                 "models/<run_id> (GPU when present; train.num_processes > 1: TorchDistributor)")):
+                                 "models/<run_id> (GPU when present; train.num_processes > 1: TorchDistributor)"),
+                       ("index", "FAISS: embeddings -> indexes/<run_id> bundle (index, id map, recall@10), "
+                                 "switched in through indexes/CURRENT")):
         stage = sub.add_parser(name, help=text)
         stage.add_argument("--warehouse", help="root folder of the Parquet tables")
     export = sub.add_parser("export", help="write the graph for other tools: neo4j-admin CSVs, N-Triples, GraphML")

@@ -126,6 +126,27 @@ class TrainConfig(KGEConfig):
         return KGEConfig(**self.model_dump(include=set(KGEConfig.model_fields)))
 
 
+class IndexConfig(_Section):
+    """The index stage: a FAISS bundle over the entity embeddings (kgpipe/index.py)."""
+    factory: str = Field("auto", description="FAISS factory string; auto: Flat up to exact_max vectors, "
+                                             "else IVF{4 sqrt(n)}_HNSW32 with SQ8 (or PQ) codes")
+    exact_max: int = Field(100_000, ge=0, description="auto: exact search up to this many vectors")
+    codes: Literal["sq8", "pq"] = Field("sq8", description="auto, large graphs: SQ8 (d bytes a vector, recall near "
+                                                          "exact) or PQ with d/4 sub-quantizers (d/4 bytes)")
+    metric: Literal["auto", "l2", "ip"] = Field("auto", description="auto: the embedding model's (L2 for "
+                                                                   "TransE and RotatE, inner product for DistMult "
+                                                                   "and ComplEx)")
+    train_sample: int = Field(100_000, gt=0, description="vectors the index is trained on")
+    batch_rows: int = Field(65_536, gt=0, description="vectors read and added at a time")
+    recall_queries: int = Field(1_000, ge=1, description="held-out query vectors recall@10 is measured on")
+    nprobe: int = Field(32, ge=1, description="IVF lists searched per query, when target_recall is 0")
+    target_recall: float = Field(0.95, ge=0.0, le=1.0,
+                                 description="IVF: the smallest power-of-two nprobe reaching this recall@10 on the "
+                                             "held-out queries is chosen and stored in the bundle; 0: use nprobe")
+    use_gpu: bool = Field(True, description="build on a GPU when faiss has GPU support and one is present")
+    seed: int = 0
+
+
 class SparkConfig(_Section):
     master: str = "local[*]"
     app_name: str = "kgpipe"
@@ -152,6 +173,7 @@ class Config(_Section):
     reason: ReasonConfig = Field(default_factory=ReasonConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 

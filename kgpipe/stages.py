@@ -19,6 +19,7 @@ STAGES: dict[str, str] = {
     "analyze": "jobs.analyze:run_stage",
     "reason": "jobs.reason:run_stage",
     "train": "jobs.train:run_stage",
+    "index": "jobs.index:run_stage",
 }
 #: stages that ``kgpipe run`` leaves out: run on demand
 ON_DEMAND: dict[str, str] = {

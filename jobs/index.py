@@ -1,0 +1,60 @@
+"""Index job: ``embeddings`` (+ ``relation_embeddings``) -> a FAISS bundle in ``indexes/<run_id>/``.
+
+    kgpipe index --warehouse DIR [--set index.factory=IVF1024_HNSW32,SQ8 --set index.nprobe=64 ...]
+    python jobs/index.py --warehouse DIR [--config FILE]
+
+No Spark: the vectors are streamed from Parquet with pyarrow, batch by batch, into FAISS in the driver
+(kgpipe/index.py), which is all one machine's index needs; ``spark`` is accepted and ignored. The bundle is
+built under ``_staging``, moved into ``indexes/`` when complete, and only then ``indexes/CURRENT`` is
+switched to it; the newest ``keep_versions + 1`` bundles are kept.
+
+An empty ``embeddings`` table (a graph without entity-to-entity edges) builds nothing and leaves CURRENT
+as it was; the stage details say so.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from kgpipe.config import IndexConfig
+from kgpipe.index import INDEXES, BuildSettings, build_bundle, publish
+from kgpipe.manifest import StageRecord
+from kgpipe.stages import StageContext
+
+log = logging.getLogger(__name__)
+STAGE = "index"
+
+
+def run_stage(cfg: IndexConfig, ctx: StageContext, spark=None) -> StageRecord:
+    started = time.monotonic()
+    warehouse = ctx.warehouse
+    if not warehouse.exists("embeddings"):
+        raise FileNotFoundError(f"index needs the embeddings table in {warehouse.root}: run `kgpipe train` first")
+    embeddings = warehouse.dataset("embeddings")
+    n = embeddings.count_rows()
+    details: dict = {}
+    if n == 0:
+        details["skipped"] = ("the embeddings table is empty (no entity-to-entity edges were trained on): "
+                              "no index built, indexes/CURRENT unchanged")
+        log.warning("index: %s", details["skipped"])
+    else:
+        relations = warehouse.read("relation_embeddings") if warehouse.exists("relation_embeddings") else None
+        staged = warehouse.staging_dir(ctx.run_id) / STAGE
+        try:
+            manifest = build_bundle(embeddings, relations, staged, BuildSettings(**cfg.model_dump()))
+            final = publish(warehouse.root / INDEXES, staged, ctx.run_id, warehouse.keep_versions)
+        finally:
+            warehouse.discard_staging(ctx.run_id)
+        log.info("index: %d vectors, %s (%s), recall@10 %.3f", manifest["count"], manifest["factory"],
+                 manifest["metric"], manifest["recall_at_10"])
+        details.update({k: manifest[k] for k in ("factory", "metric", "dimension", "embedding_model",
+                                                 "embedding_run_id", "recall_at_10", "build_seconds", "gpu")})
+        details["bundle"] = f"{INDEXES}/{final.name}"
+    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3), inputs={"embeddings": n},
+                       outputs={"index_vectors": n}, rejects=0, details=details)
+
+
+if __name__ == "__main__":  # python jobs/index.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
+    from kgpipe.cli import submit
+    sys.exit(submit(STAGE))
