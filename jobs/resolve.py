@@ -134,11 +134,11 @@ def resolve_titles(df: DataFrame, column: str, targets: DataFrame, out: str) -> 
 
 def alias_contributions(links: DataFrame, titles: DataFrame, redirects: DataFrame, targets: DataFrame) -> DataFrame:
     """(alias_key, target_title, link_count, pseudo_count) of one batch, per
-    :func:`kgpipe.resolution.alias_rows` steps 1-5."""
+    :func:`kgpipe.resolution.alias_rows` steps 1-5. ``links`` carry their resolved ``target``
+    (:func:`resolve_titles`)."""
     from kgpipe.resolution import REDIRECT_COUNT, TITLE_COUNT
     normalize, key = text_udf(normalize_surface), text_udf(title_key)
-    anchors = (resolve_titles(links, "target_title", targets, "target")
-               .select(normalize("anchor").alias("alias_key"), "target",
+    anchors = (links.select(normalize("anchor").alias("alias_key"), "target",
                        F.lit(1).alias("link_count"), F.lit(0).alias("pseudo_count")))
     named = (resolve_titles(titles, "title", targets, "target")
              .select(key("title").alias("alias_key"), "target",
@@ -203,17 +203,17 @@ def _resolve_document(min_commonness: float):
 
 
 def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFrame, title_types: DataFrame,
-                   targets: DataFrame, min_commonness: float) -> DataFrame:
+                   min_commonness: float) -> DataFrame:
     """Per document: every entity mention linked (kind ``link``) and the same-as edges
-    (kind ``edge``). Candidates reach a mention by a join on its alias key; the document's
-    own (resolved) link targets travel as rows of kind ``target`` in the same group."""
+    (kind ``edge``). ``mentions`` carry their resolved ``anchor_title``. Candidates reach a
+    mention by a join on its alias key; the document's own (resolved) link targets travel as
+    rows of kind ``target`` in the same group."""
     normalize = text_udf(normalize_surface)
     candidates = (aliases.join(title_types, aliases.target_title == title_types.title, "left")
                   .groupBy("alias_key")
                   .agg(F.collect_list(F.struct(F.col("target_title").alias("title"), "commonness",
                                                F.col("entity_type").alias("type"))).alias("candidates")))
-    m = (resolve_titles(mentions, "link_target", targets, "anchor_title")
-         .withColumn("key", normalize("text"))
+    m = (mentions.withColumn("key", normalize("text"))
          .join(candidates, F.col("key") == candidates.alias_key, "left")
          .select(F.lit("mention").alias("kind"), "doc_id", "mention_id", "text", "label", "start", "key",
                  "anchor_title", "candidates", F.lit(None).cast("string").alias("title")))
@@ -226,10 +226,11 @@ def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFra
                       _resolve_document(min_commonness), _DOC_OUT)
 
 
-def title_types(mentions: DataFrame, targets: DataFrame) -> DataFrame:
-    """(title, entity_type): :func:`kgpipe.resolution.title_type` of the mentions anchored to a title."""
+def title_types(mentions: DataFrame) -> DataFrame:
+    """(title, entity_type): :func:`kgpipe.resolution.title_type` of the mentions anchored to a
+    title (``mentions`` carry their resolved ``anchor_title``)."""
     majority = F.udf(lambda votes: _majority(votes), "string")
-    return (resolve_titles(mentions.where(F.col("link_target").isNotNull()), "link_target", targets, "title")
+    return (mentions.where(F.col("anchor_title").isNotNull()).withColumnRenamed("anchor_title", "title")
             .groupBy("title", "label").count()
             .groupBy("title").agg(F.collect_list(F.struct("label", "count")).alias("votes"))
             .select("title", majority("votes").alias("entity_type")))
@@ -469,16 +470,18 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
 
     targets = redirect_targets(redirects, MAX_REDIRECT_HOPS).cache()
     titles = documents.where(F.col("source_kind") == "wiki").select("title")
+    # redirect-resolved once: the alias table, the documents' link targets and the linker share them
+    links = resolve_titles(links, "target_title", targets, "target").cache()
+    anchored = resolve_titles(mentions, "link_target", targets, "anchor_title").cache()
     contributions = alias_contributions(links, titles, redirects, targets)
     if prior["aliases"] is not None:
         contributions = contributions.unionByName(prior["aliases"].select(contributions.columns))
     write(merge_aliases(contributions, cfg.min_alias_count), staging / "aliases")
     aliases = spark.read.parquet(str(staging / "aliases"))
 
-    doc_targets = (resolve_titles(links, "target_title", targets, "title")
-                   .select("doc_id", "title").where(F.col("title").isNotNull()).dropDuplicates())
-    per_doc = link_documents(mentions, doc_targets, aliases, title_types(mentions, targets), targets,
-                             cfg.min_commonness)
+    doc_targets = (links.select("doc_id", F.col("target").alias("title"))
+                   .where(F.col("title").isNotNull()).dropDuplicates())
+    per_doc = link_documents(anchored, doc_targets, aliases, title_types(anchored), cfg.min_commonness)
     write(per_doc, staging / "work-per-doc")
     per_doc = spark.read.parquet(str(staging / "work-per-doc"))
     links_out = per_doc.where(F.col("kind") == "link").withColumn(
@@ -548,10 +551,13 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
     rules = {r["rule"]: r["count"] for r in graph_edges.groupBy("rule").count().collect()}
     sizes = assigned.groupBy("entity_id").count()
     largest = sizes.agg(F.max("count")).first()[0] or 0
-    return {"incremental": bool(incremental), "new_mentions": mentions.count(),
-            "entity_mentions": sum(link_methods.values()), "link_methods": link_methods,
-            "same_as_edges_by_rule": rules, "largest_entity_vertices": int(largest),
-            "merged_entities": remap.count()}
+    figures = {"incremental": bool(incremental), "new_mentions": anchored.count(),
+               "entity_mentions": sum(link_methods.values()), "link_methods": link_methods,
+               "same_as_edges_by_rule": rules, "largest_entity_vertices": int(largest),
+               "merged_entities": remap.count()}
+    for frame in (targets, links, anchored):
+        frame.unpersist()
+    return figures
 
 
 def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, fraction: float,
@@ -567,7 +573,7 @@ def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConf
     ones only. ``prior_only_accuracy`` is the baseline of the alias table's most common
     target alone (no types, no document context, no same-as merges).
     """
-    from kgpipe.resolution import ANY, MAX_REDIRECT_HOPS, MIN_COMMONNESS, coarse_type
+    from kgpipe.resolution import ANY, MAX_REDIRECT_HOPS, coarse_type
     links, mentions = _read(spark, warehouse, "links"), _read(spark, warehouse, "mentions")
     held = holdout_column(F.col("doc_id"), F.col("start"), fraction, seed)
     hidden = links.where(held).select("doc_id", "start", "end", "target_title")
@@ -598,7 +604,7 @@ def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConf
         prior = (spark.read.parquet(str(staging / "aliases"))
                  .withColumn("rank", F.row_number().over(Window.partitionBy("alias_key")
                                                          .orderBy(F.desc("commonness"), "target_title")))
-                 .where((F.col("rank") == 1) & (F.col("commonness") > MIN_COMMONNESS))
+                 .where((F.col("rank") == 1) & (F.col("commonness") > cfg.min_commonness))
                  .select("alias_key", F.col("target_title").alias("prior")))
         normalize = text_udf(normalize_surface)
         scored = (gold.join(linked, "mention_id", "left").join(by_entity, "mention_id", "left")
