@@ -167,58 +167,47 @@ class Trainer:
         return loss
 
     def _sample(self, batch: torch.Tensor):
-        """Corruption side per positive, chunk plan and sampled negatives.
+        """Corruption side per positive and the sampled negatives.
 
-        Returns the batch reordered (head-corrupted positives first) on the device, the entity
-        indices to gather (heads, tails, negatives) and the plan: pieces (start, end, chunk size,
-        head side) and the number of chunks.
+        Returns the batch on the device, the entity indices to gather (heads, tails, negatives) and
+        the plan: which positives corrupt their head, and the number of chunks.
         """
         cfg, B = self.cfg, len(batch)
         if self.head_probs is None:
             head = torch.rand(B, generator=self.gen) < 0.5
         else:
             head = torch.rand(B, generator=self.gen) < self.head_probs[batch[:, 1]]
-        order = torch.argsort((~head).to(torch.int8), stable=True)   # head-corrupted positives first
-        batch = batch[order]
-        n_head = int(head.sum())
-        pieces = []   # (start, end, chunk size, head side)
-        for start, end, side in ((0, n_head, True), (n_head, B, False)):
-            n = end - start
-            if n == 0:
-                continue
-            cs = min(cfg.chunk_size, n)
-            full = (n // cs) * cs
-            pieces.append((start, start + full, cs, side))
-            if full < n:
-                pieces.append((start + full, end, n - full, side))
-        n_chunks = sum((e - s) // cs for s, e, cs, _ in pieces)
+        n_chunks = -(-B // cfg.chunk_size)
         negs = torch.randint(self.data.num_entities, (n_chunks * cfg.num_negs,), generator=self.gen)
         batch = batch.to(self.device)
         idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
-        return batch, idx, (pieces, n_head, n_chunks)
+        return batch, idx, (head.to(self.device), n_chunks)
 
     def _chunked_loss(self, ent: torch.Tensor, rel: torch.Tensor, B: int, plan) -> torch.Tensor:
-        """Summed loss of B positives given their gathered entity rows (heads, tails, negatives)."""
+        """Summed loss of B positives given their gathered entity rows (heads, tails, negatives).
+
+        Every model compares a query with candidate entities through the same ``match``, whichever
+        side is corrupted (the tail query h∘r against candidate tails, the head query r∘t against
+        candidate heads), so head- and tail-corrupted positives share chunks: one batched product
+        per step instead of one per side and chunk size.
+        """
         cfg, m = self.cfg, self.model
-        pieces, n_head, n_chunks = plan
+        head, n_chunks = plan
         # split (not slicing): split's backward concatenates instead of zero-filling per slice
         H, T, N = torch.split(ent, [B, B, n_chunks * cfg.num_negs])
         N = N.view(n_chunks, cfg.num_negs, -1)
         qt = m.query_t(H, rel)
         pos = m.pair(qt, T)
-        sizes = [e - s for s, e, _, _ in pieces]
-        n_head_pieces = sum(1 for p in pieces if p[3])
-        q_head = (list(torch.split(m.query_h(rel[:n_head], T[:n_head]), sizes[:n_head_pieces]))
-                  if n_head else [])
-        q_tail = list(torch.split(qt, [n_head] + sizes[n_head_pieces:]))[1:]
-        queries = q_head + q_tail
-        pos_parts = torch.split(pos, sizes)
-        neg_parts = torch.split(N, [(e - s) // cs for s, e, cs, _ in pieces])
+        queries = torch.where(head.unsqueeze(-1), m.query_h(rel, T), qt)
+        cs = min(cfg.chunk_size, B)
+        full = B // cs
+        sizes = [full * cs, B - full * cs] if full * cs < B else [B]
         loss = torch.zeros((), device=self.device)
-        for (s, e, cs, _), q, p_, n_ in zip(pieces, queries, pos_parts, neg_parts):
-            c = (e - s) // cs
-            neg = m.match(q.reshape(c, cs, -1), n_)                        # (c, cs, num_negs)
-            loss = loss + self._loss(p_.view(c, cs), neg)
+        chunks = [full, 1][:len(sizes)]
+        for q, p_, n_ in zip(torch.split(queries, sizes), torch.split(pos, sizes), torch.split(N, chunks)):
+            c = n_.shape[0]
+            neg = m.match(q.reshape(c, -1, q.shape[-1]), n_)             # (c, positives per chunk, num_negs)
+            loss = loss + self._loss(p_.view(c, -1), neg)
         return loss
 
     def train_epoch(self) -> float:
