@@ -8,6 +8,19 @@ Dependencies beyond the design card, and why:
 - torch: the embedding trainer (the card's GPU stage); the CPU wheel is the default.
 - prometheus-client: run figures as Prometheus metrics (the textfile format, and later the
   service's /metrics) with the reference client instead of a hand-written exposition format.
+- lemminflect: English lemmas and inflections for question answering (matching "founded" and
+  "founder" to the predicate "found", realising "found" as "founded"): spaCy only lemmatizes,
+  and hand-written suffix rules get irregular verbs (born, wrote, led) wrong.
+- python-dateutil: reads dates in any common written form when `kgpipe eval qa` compares
+  answers ("17 August 1945" = "1945-08-17"); already installed with pandas, named here because
+  kgpipe.qa imports it.
+- fastapi + uvicorn: the HTTP service (`kgpipe serve`): request validation with clear 422s,
+  OpenAPI docs and security schemes from the type hints; uvicorn is its standard ASGI server.
+- scikit-learn: the relation classifier of active learning (kgpipe/labeling.py): DictVectorizer
+  plus logistic regression, which fits a few hundred labels in milliseconds, deterministically,
+  with probabilities from a proper scoring rule; joblib (its dependency) stores the model.
+- rapidfuzz: fuzzy entity-name search in the service's store (C++ edit-distance scorers with a
+  top-k extractor; difflib is pure Python and far slower over tens of thousands of names).
 """
 from setuptools import find_packages, setup
 
@@ -18,7 +31,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["kgpipe", "kgpipe.*", "schemas", "schemas.*",
                                     "pipelines", "pipelines.*", "jobs", "jobs.*"]),
-    package_data={"kgpipe": ["data/*"]},
+    package_data={"kgpipe": ["data/*", "data/qa/*", "service/static/*"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "pyspark>=3.5,<3.6",
@@ -32,16 +45,33 @@ setup(
         "pydantic>=2.5",
         "PyYAML>=6",
         "prometheus-client>=0.20",
+        "lemminflect>=0.2.3",
+        "python-dateutil>=2.8",
+        "fastapi>=0.115",
+        "uvicorn>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/service/app.py)
+        "rapidfuzz>=3.0",
+        "scikit-learn>=1.3",
     ],
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)
         "gpu": ["faiss-gpu-cu12>=1.8"],
         # rdflib: tests read the N-Triples export back with an independent RDF parser
-        "dev": ["pytest>=8", "chispa>=0.9", "rdflib>=7"],
+        # httpx2: the HTTP client of Starlette's TestClient (tests/test_service.py), which newer Starlette
+        # releases prefer to httpx
+        # selenium: drives Debian's chromium + chromedriver (apt; setup.sh --dev) for the web page's browser
+        # test (tests/test_web.py); it talks to the system chromedriver, where playwright wants its own
+        # downloaded browser build
+        # kubernetes-validate: the Kubernetes API's JSON schemas, offline, for tests/test_k8s.py (with
+        # jsonschema, which it brings, for the SparkApplication schema); dockerfile-parse: reads the
+        # Dockerfiles in tests/test_k8s.py the way build tools do; jinja2 (already there with torch):
+        # renders the Airflow DAG's command templates in tests/test_airflow.py
+        "dev": ["pytest>=8", "chispa>=0.9", "rdflib>=7", "httpx2>=2.16", "selenium>=4.20",
+                "kubernetes-validate>=1.30", "dockerfile-parse>=2.0", "jinja2>=3.1"],
         # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluation
         "eval": ["textacy>=0.13"],
         # PyKEEN: the reference library that bench/train.py runs beside kgpipe's trainer
-        "bench": ["pykeen==1.11.1"],
+        # matplotlib: bench/active_learning.py draws the learning-curve plot (docs/active_learning.png)
+        "bench": ["pykeen==1.11.1", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["kgpipe=kgpipe.cli:main"]},
 )

@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -113,6 +114,16 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     for table in ("documents", "links"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"extract needs the {table} table in {warehouse.root}: run `kgpipe ingest` first")
+    if cfg.relation_model:
+        # the workers load the classifier themselves: check it once here (a missing or foreign
+        # file fails the stage with one line) and hand them an absolute path
+        from kgpipe.labeling import LabelError, RelationModel
+        model_path = Path(cfg.relation_model).resolve()
+        try:
+            RelationModel.load(model_path)
+        except LabelError as exc:
+            raise FileNotFoundError(f"extract.relation_model: {exc}") from exc
+        cfg = cfg.model_copy(update={"relation_model": str(model_path)})
     spark = spark or spark_session(ctx.spark, cfg, app_suffix="-extract")
     staging = warehouse.staging_dir(ctx.run_id) / STAGE
     try:
@@ -134,7 +145,8 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
         warehouse.discard_staging(ctx.run_id)
     return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
                        inputs={"documents": input_docs}, outputs=counts, rejects=sum(reasons.values()),
-                       versions=versions, details={"rejects_by_reason": reasons, "model": cfg.model})
+                       versions=versions, details={"rejects_by_reason": reasons, "model": cfg.model,
+                                                   "relation_model": cfg.relation_model})
 
 
 if __name__ == "__main__":  # spark-submit jobs/extract.py [--config FILE] [--set KEY=VALUE] --warehouse DIR

@@ -8,6 +8,11 @@ No Spark: the vectors are streamed from Parquet with pyarrow, batch by batch, in
 built under ``_staging``, moved into ``indexes/`` when complete, and only then ``indexes/CURRENT`` is
 switched to it; the newest ``keep_versions + 1`` bundles are kept.
 
+The bundle also carries the graph store the service answers from (``<bundle>/store/``, kgpipe/store.py):
+entities with their statistics, facts with evidence and source documents, search names. It is built from
+the graph tables of the same warehouse state, so CURRENT switches index and graph together. A warehouse
+without an ``entities`` table (hand-made embeddings) gets a bundle without a store; the stage details say so.
+
 An empty ``embeddings`` table (a graph without entity-to-entity edges) builds nothing and leaves CURRENT
 as it was; the stage details say so.
 """
@@ -21,6 +26,7 @@ from kgpipe.config import IndexConfig
 from kgpipe.index import INDEXES, BuildSettings, build_bundle, publish
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
+from kgpipe.store import build_store
 
 log = logging.getLogger(__name__)
 STAGE = "index"
@@ -43,6 +49,13 @@ def run_stage(cfg: IndexConfig, ctx: StageContext, spark=None) -> StageRecord:
         staged = warehouse.staging_dir(ctx.run_id) / STAGE
         try:
             manifest = build_bundle(embeddings, relations, staged, BuildSettings(**cfg.model_dump()))
+            if warehouse.exists("entities"):
+                store_started = time.monotonic()
+                details["store"] = build_store(warehouse, staged / "store")
+                details["store_seconds"] = round(time.monotonic() - store_started, 3)
+            else:
+                details["store"] = "skipped: no entities table (run `kgpipe resolve`); the bundle cannot be served"
+                log.warning("index: %s", details["store"])
             final = publish(warehouse.root / INDEXES, staged, ctx.run_id, warehouse.keep_versions)
         finally:
             warehouse.discard_staging(ctx.run_id)

@@ -7,11 +7,12 @@ ingest.direct_num_workers=4``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgpipe.kge.config import KGEConfig
 
@@ -55,6 +56,20 @@ class ExtractConfig(_Section):
     max_sentence_tokens: int = Field(200, gt=0, description="longer sentences are rejected, not parsed for facts")
     languages: list[str] = Field(default_factory=lambda: ["en"], description="document languages the model serves")
     mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
+    relation_model: str | None = Field(None, description="relation classifier from `kgpipe label train`; when set, "
+                                                         "every sentence's triples and mention pairs are classified "
+                                                         "(kgpipe/labeling.py: classify_sentence): predicate = the "
+                                                         "relation, confidence = its probability")
+    relation_threshold: float | None = Field(None, ge=0.0, le=1.0,
+                                             description="a relation below this probability counts as 'no "
+                                                         "relation'; default: the model's own (label.threshold "
+                                                         "at training)")
+    relation_keep_rejected: bool = Field(True, description="keep a kgpipe triple the classifier calls 'no "
+                                                           "relation' (none of the target relations), with its "
+                                                           "own predicate and confidence 1 - p(no relation); "
+                                                           "false: drop it")
+    relation_add_pairs: bool = Field(True, description="also add mention pairs no rule found that the "
+                                                       "classifier accepts")
 
 
 class ResolveConfig(_Section):
@@ -126,6 +141,25 @@ class TrainConfig(KGEConfig):
         return KGEConfig(**self.model_dump(include=set(KGEConfig.model_fields)))
 
 
+class LabelConfig(_Section):
+    """Active learning (kgpipe/labeling.py, jobs/label.py): select, import, train."""
+    tasks_dir: str | None = Field(None, description="where select writes Label Studio tasks; default: "
+                                                    "<warehouse>/labeling/tasks")
+    relations: str = Field("embedded:relations", description="target relations, one a line; embedded:relations "
+                                                             "= kgpipe/data/relations.txt")
+    model_path: str | None = Field(None, description="where train writes the classifier; default: "
+                                                     "<warehouse>/labeling/relation_model.joblib")
+    strategy: Literal["uncertainty", "margin", "diversity", "random"] = "uncertainty"
+    centrality_weight: float = Field(0.5, ge=0.0, description="representativeness: scores x (1 + weight x "
+                                                              "pagerank percentile of the more central entity)")
+    max_sentences: int = Field(1000, gt=0, description="sentences sampled (by hash) and parsed into the "
+                                                       "candidate pool per select")
+    threshold: float = Field(0.0, ge=0.0, le=1.0, description="stored in the trained model: a relation below "
+                                                              "this probability counts as 'no relation'")
+    C: float = Field(1.0, gt=0.0, description="inverse L2 strength of the logistic regression")
+    seed: int = 0
+
+
 class IndexConfig(_Section):
     """The index stage: a FAISS bundle over the entity embeddings (kgpipe/index.py)."""
     factory: str = Field("auto", description="FAISS factory string; auto: Flat up to exact_max vectors, "
@@ -145,6 +179,36 @@ class IndexConfig(_Section):
                                              "held-out queries is chosen and stored in the bundle; 0: use nprobe")
     use_gpu: bool = Field(True, description="build on a GPU when faiss has GPU support and one is present")
     seed: int = 0
+
+
+class ServeConfig(_Section):
+    """``kgpipe serve``: the HTTP service over the current index bundle (kgpipe/service/)."""
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
+    port: int = Field(8000, ge=1, le=65535)
+    api_keys: list[str] = Field(default_factory=list,
+                                description="sha256 hex digests of the accepted API keys (never the keys); "
+                                            "plain keys can also come from KGPIPE_API_KEYS (comma-separated)")
+    public_metrics: bool = Field(False, description="serve /metrics without an API key (for scrapers that "
+                                                    "cannot send one)")
+    max_k: int = Field(100, ge=1, description="largest k a request may ask for")
+    max_question_chars: int = Field(500, ge=1, description="longest question POST /ask accepts")
+    max_query_chars: int = Field(200, ge=1, description="longest search query GET /entities accepts")
+    card_facts: int = Field(200, ge=0, description="facts listed on an entity card (all are counted)")
+    reload_check_seconds: float = Field(30.0, ge=0.0, description="how often indexes/CURRENT is checked for a "
+                                                                  "new bundle; 0: only POST /admin/reload")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes (each loads the bundle; the store's "
+                                              "memory-mapped files are shared through the page cache)")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _digests(cls, value: list[str]) -> list[str]:
+        for digest in value:
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest or ""):
+                raise ValueError("serve.api_keys holds sha256 hex digests (64 hex digits), not keys: "
+                                 "python -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode())"
+                                 ".hexdigest())' KEY")
+        return [digest.lower() for digest in value]
 
 
 class SparkConfig(_Section):
@@ -174,6 +238,8 @@ class Config(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 

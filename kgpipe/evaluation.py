@@ -746,6 +746,46 @@ def evaluate_re(webnlg_path: str | Path, extractor: Extractor | str,
             "seconds": round(time.perf_counter() - started, 2), "extract_seconds": round(extract_seconds, 2)}
 
 
+def webnlg_key(entry: WebNLGEntry) -> str:
+    """A stable name of an entry, the same on every machine: ``<size folder>/<file>#<eid>``
+    (eids repeat across files). Relation models record the entries they learnt from by it."""
+    source = Path(entry.source)
+    return f"{source.parent.name}/{source.name}#{entry.eid}"
+
+
+def evaluate_re_with_model(webnlg_path: str | Path, nlp: "spacy.Language", model, model_path: str = "",
+                           protocol_names: Sequence[str] = ("pair", "strict"), batch_size: int = 64,
+                           keep_rejected: bool = True, add_pairs: bool = True,
+                           threshold: float | None = None) -> dict:
+    """kgpipe with and without a trained relation classifier (``kgpipe.labeling.RelationModel``)
+    on the same entries: those the model did not learn from (``model.train_keys`` against
+    ``webnlg_key``). Each text is parsed once; "without" is ``triples_from_doc``, "with" is
+    ``classify_sentence`` over its triples and mention pairs (``keep_rejected`` and
+    ``add_pairs`` as ``extract.relation_keep_rejected`` / ``relation_add_pairs``), most
+    probable first."""
+    from kgpipe.extraction import triples_by_sentence
+    from kgpipe.labeling import classify_sentence
+    entries = [e for e in read_webnlg(webnlg_path) if e.text]
+    trained = set(model.train_keys)
+    held_out = [e for e in entries if webnlg_key(e) not in trained]
+    started = time.perf_counter()
+    without, with_model = [], []
+    for entry, doc in zip(held_out, nlp.pipe([e.text for e in held_out], batch_size=batch_size)):
+        grouped = triples_by_sentence(doc)
+        without.append(([(t.subject, t.predicate, t.object) for _, ts in grouped for t in ts], entry.triples))
+        found = [t for sent, triples in grouped
+                 for t in classify_sentence(model, sent, triples, keep_rejected=keep_rejected,
+                                            add_pairs=add_pairs, threshold=threshold)]
+        found.sort(key=lambda t: -t.confidence)
+        with_model.append(([(t.subject, t.predicate, t.object) for t in found], entry.triples))
+    return {"model": str(model_path), "trained_on_labels": model.trained_on,
+            "entries": len(held_out), "excluded_training_entries": len(entries) - len(held_out),
+            "gold_triples": sum(len(e.triples) for e in held_out),
+            "keep_rejected": keep_rejected, "add_pairs": add_pairs,
+            "without": score_re(without, protocol_names), "with": score_re(with_model, protocol_names),
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
 # ----------------------------------------------------------------------------- extractors
 
 def _named(fn: Extractor, name: str) -> Extractor:

@@ -29,7 +29,13 @@ Pipeline per document
    anchors overlapping a PII mask are dropped, as are triples whose arguments do.
 6. Triples come from :func:`triples_from_doc`; ``subject_mention_id`` /
    ``object_mention_id`` name the mention whose span equals the argument, else the
-   smallest mention containing the argument's head token.
+   smallest mention containing the argument's head token. With ``extract.relation_model``
+   set, a trained relation classifier (``kgpipe/labeling.py``, ``kgpipe label train``) then
+   names and scores each sentence's triples: an accepted relation becomes the predicate and
+   its probability the confidence; "no relation" keeps the triple as it was with confidence
+   1 - p(no relation) (``relation_keep_rejected``, default) or drops it; with ``relation_add_pairs`` the
+   mention pairs no pattern connected are classified too. ``extractor`` is then
+   ``kgpipe-dep+relation-model``.
 
 Rows of a document are buffered and emitted when its last piece is done; an
 unexpected error inside one document drops its rows and emits one
@@ -124,6 +130,7 @@ __all__ = [
     "Triple",
     "load_nlp",
     "triples_from_doc",
+    "triples_by_sentence",
     "extract_documents",
     "prepare_text",
     "script_ratio",
@@ -131,6 +138,8 @@ __all__ = [
 
 EXTRACTOR = "kgpipe-dep"
 EXTRACTOR_VERSION = "1"
+#: ``triples_raw.extractor`` when ``extract.relation_model`` named and scored the triples
+EXTRACTOR_WITH_MODEL = "kgpipe-dep+relation-model"
 EXCERPT_CHARS = 300
 STAGE = "extract"
 PII_KINDS = ("EMAIL", "PHONE", "IBAN", "CARD", "SSN", "IPV4")
@@ -812,15 +821,18 @@ def triples_from_doc(doc: "Doc", link_spans: Sequence[tuple[int, int]] = (),
     entity-like even without NER. Sentences longer than ``max_sentence_tokens`` are
     skipped. A Doc without a dependency parse yields nothing.
     """
+    return [t for _, triples in triples_by_sentence(doc, link_spans, title, max_sentence_tokens) for t in triples]
+
+
+def triples_by_sentence(doc: "Doc", link_spans: Sequence[tuple[int, int]] = (), title: str | None = None,
+                        max_sentence_tokens: int | None = None) -> list[tuple["Span", list[Triple]]]:
+    """:func:`triples_from_doc` grouped by the sentence that states them (an argument may
+    still lie in an earlier sentence, through a resolved pronoun)."""
     if not doc.has_annotation("DEP"):
         return []
     ctx = _Ctx(doc, link_spans, title)
-    out: list[Triple] = []
-    for sent in doc.sents:
-        if max_sentence_tokens is not None and len(sent) > max_sentence_tokens:
-            continue
-        out.extend(_sentence_triples(sent, ctx))
-    return out
+    return [(sent, _sentence_triples(sent, ctx)) for sent in doc.sents
+            if max_sentence_tokens is None or len(sent) <= max_sentence_tokens]
 
 
 # --------------------------------------------------------------------------- documents -> rows
@@ -1000,7 +1012,10 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
             st.rows.append(("mentions", row))
         if ctx is None:
             continue
-        for t in _sentence_triples(sent, ctx):
+        triples = _sentence_triples(sent, ctx)
+        if cfg.relation_model:
+            triples = _classified(sent, triples, cfg)
+        for t in triples:
             if masks and (_overlaps(masks, t.subject_start, t.subject_end)
                           or _overlaps(masks, t.object_start, t.object_end)):
                 continue
@@ -1024,10 +1039,20 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
                                                    t.object_head),
                 "object_type": t.object_type,
                 "qualifiers": dict(t.qualifiers),
-                "extractor": EXTRACTOR,
+                "extractor": EXTRACTOR_WITH_MODEL if cfg.relation_model else EXTRACTOR,
                 "extractor_version": EXTRACTOR_VERSION,
                 "confidence": float(t.confidence),
             }))
+
+
+def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig) -> list[Triple]:
+    """``extract.relation_model`` set: the sentence's triples (and, with ``relation_add_pairs``,
+    its other mention pairs) as the trained relation classifier names and scores them
+    (``kgpipe.labeling.classify_sentence``); the model is loaded once per process."""
+    from kgpipe.labeling import classify_sentence, load_model
+    return classify_sentence(load_model(cfg.relation_model), sent, triples,
+                             keep_rejected=cfg.relation_keep_rejected, add_pairs=cfg.relation_add_pairs,
+                             threshold=cfg.relation_threshold)
 
 
 def _mention_row(doc_id: str, sentence_id: str, idx: int, offset: int, key: tuple[int, int],

@@ -1,7 +1,9 @@
 """Run manifests: what ran, with which code and settings, and what came in and out."""
 from __future__ import annotations
 
+import os
 import platform
+import socket
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -67,9 +69,21 @@ class RunManifest:
     packages: dict[str, str] = field(default_factory=package_versions)
     stages: list[StageRecord] = field(default_factory=list)
     status: str = "running"
+    #: ``kgpipe run``: the stages it set out to run, in order (a rerun resumes after the committed ones)
+    plan: list[str] | None = None
+    #: where the run's process lives, so that a rerun can tell a killed run from a running one
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "command": self.command, "status": self.status,
-                "started_at": self.started_at, "finished_at": self.finished_at, "git": self.git,
-                "packages": self.packages, "config": self.config,
-                "stages": {s.name: vars(s) for s in self.stages}}
+        out = {"run_id": self.run_id, "command": self.command, "status": self.status,
+               "started_at": self.started_at, "finished_at": self.finished_at, "git": self.git,
+               "packages": self.packages, "config": self.config,
+               "stages": {s.name: vars(s) for s in self.stages}, "host": self.host, "pid": self.pid}
+        if self.plan is not None:
+            out["plan"] = list(self.plan)
+        return out
+
+
+#: stage statuses that mean "its tables are committed" (``resumed``: committed by an earlier run)
+COMMITTED = ("committed", "unchanged", "resumed")

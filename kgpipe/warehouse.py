@@ -116,22 +116,69 @@ class Warehouse:
         versions = self.root / "_versions" / name
         versions.mkdir(parents=True, exist_ok=True)
         final = versions / version
-        if final.exists():
-            shutil.rmtree(final)
+        k = 1
+        while final.exists():
+            # the name is taken: by the live version when several stages of one run commit the
+            # same table (every stage commits its rows of rejects), or by one readers may still
+            # have open. Never replace a version folder in place: a reader of it would see it
+            # vanish or change under it. A fresh name; the old one is pruned like any version.
+            k += 1
+            final = versions / f"{version}.{k}"
         os.replace(staged, final)
         link = self.table_path(name)
         if link.exists() and not link.is_symlink():
             raise FileExistsError(f"{link} is a real folder, not a kgpipe table link; move it away first")
+        # what this commit replaces, so that a rerun after a killed run can undo the commits of the
+        # stage that did not finish (``rollback``); "" when the table is new
+        previous = os.readlink(link) if link.is_symlink() else ""
+        (versions / f".{final.name}.replaced").write_text(previous, encoding="utf-8")
         tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
         os.symlink(os.path.relpath(final, self.root), tmp)
         os.replace(tmp, link)
         self._prune(versions, keep=final)
         return final
 
+    def current_version(self, name: str) -> str | None:
+        """The version folder's name the table link points at, or None where there is no table."""
+        link = self.table_path(name)
+        return Path(os.readlink(link)).name if link.is_symlink() else None
+
+    def tables(self) -> list[str]:
+        """Names of the committed tables (the links in the root)."""
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_symlink() and (self.root / "_versions" / p.name).is_dir()) if self.root.is_dir() else []
+
+    def rollback(self, name: str, version: str) -> str | None:
+        """Undo the commit of ``version`` of ``name`` (a stage that was killed after committing some
+        of its tables): the link goes back to the version it replaced, or away when the table was
+        new. Returns the version now current; nothing changes unless ``version`` is current. Raises
+        ``FileNotFoundError`` where the replaced version was already pruned (``keep_versions=0``)."""
+        if self.current_version(name) != version:
+            return self.current_version(name)
+        versions = self.root / "_versions" / name
+        record = versions / f".{version}.replaced"
+        previous = record.read_text(encoding="utf-8") if record.exists() else None
+        if previous is None:
+            raise FileNotFoundError(f"{name}: no record of the version that {version} replaced")
+        link = self.table_path(name)
+        if not previous:
+            link.unlink()
+            return None
+        if not (self.root / previous).is_dir():
+            raise FileNotFoundError(f"{name}: the version {version} replaced ({previous}) was pruned "
+                                    f"(keep_versions={self.keep_versions})")
+        tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
+        os.symlink(previous, tmp)
+        os.replace(tmp, link)
+        return Path(previous).name
+
     def _prune(self, versions: Path, keep: Path) -> None:
-        older = sorted((p for p in versions.iterdir() if p != keep), key=lambda p: p.stat().st_mtime)
+        older = sorted((p for p in versions.iterdir() if p != keep and p.is_dir()), key=lambda p: p.stat().st_mtime)
         for path in older[: max(0, len(older) - self.keep_versions)]:
             shutil.rmtree(path, ignore_errors=True)
+        for record in versions.glob(".*.replaced"):
+            if not (versions / record.name[1:-len(".replaced")]).is_dir():
+                record.unlink(missing_ok=True)
 
     def write_json_atomic(self, relative: str, payload: dict) -> Path:
         path = self.root / relative

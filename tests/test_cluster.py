@@ -1,77 +1,130 @@
-"""extract on a real Spark standalone cluster (master + 2 workers on loopback) via spark-submit,
-with the code shipped as a --py-files zip: its tables equal the local-mode run's."""
+"""The pipeline on a real Spark standalone cluster (master + 2 workers on loopback):
+``kgpipe run --master`` submits each Spark stage with spark-submit (code zip, GraphFrames jar and
+configuration shipped by kgpipe/submit.py) and its tables equal a local-mode run's."""
 from __future__ import annotations
 
-import os
+import json
 import shutil
-import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from kgpipe.config import ExtractConfig
-from kgpipe.stages import StageContext
+from kgpipe.config import load_config
+from kgpipe.stages import STAGES
+from kgpipe.submit import (
+    SubmitError,
+    build_command,
+    package_code,
+    runs_on_cluster,
+    write_config,
+)
 from kgpipe.warehouse import Warehouse
-from tests.conftest import REPO
-from tests.dumpfactory import ingest_small_corpus
+from tests.sparkcluster import (
+    LocalCluster,
+    assert_same_tables,
+    reference_run,
+    session_inputs,
+)
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="a Spark cluster needs Java")
+KGPIPE = Path(sys.executable).with_name("kgpipe")
+needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="a Spark cluster needs Java")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def test_the_code_is_packaged_once_per_code_hash(tmp_path):
+    first = package_code(tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert package_code(tmp_path) == first and first.stat().st_mtime_ns == stamp
+    names = zipfile.ZipFile(first).namelist()
+    assert {"kgpipe/cli.py", "schemas/tables.py", "jobs/extract.py", "pipelines/ingest.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_spark_submit_command_ships_code_jar_and_configuration(tmp_path):
+    config = load_config(None, [f"warehouse={tmp_path / 'wh'}", f"cache_dir={tmp_path}", "spark.driver_memory=1g",
+                                "spark.conf={spark.executor.memory: 2g}", "spark.shuffle_partitions=16"])
+    config_file = write_config(config, tmp_path)
+    command = build_command("resolve", config, "spark://10.0.0.1:7077", "client", config_file)
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options["--master"] == "spark://10.0.0.1:7077" and options["--deploy-mode"] == "client"
+    assert options["--driver-memory"] == "1g" and options["--name"] == "kgpipe-resolve"
+    assert Path(options["--py-files"].split(",")[0]) == package_code(tmp_path)
+    assert options["--files"] == str(config_file)
+    confs = [command[i + 1] for i, part in enumerate(command) if part == "--conf"]
+    assert {"spark.executor.memory=2g", "spark.sql.shuffle.partitions=16"} <= set(confs)
+    job = next(i for i, part in enumerate(command) if part.endswith("jobs/resolve.py"))
+    assert command[job + 1:] == ["--config", str(config_file), "--warehouse", str(tmp_path / "wh")]
+    # the job sees the whole configuration we had
+    assert load_config(config_file).model_dump() == config.model_dump()
+    # in cluster mode (YARN, Kubernetes) the driver finds the configuration in its working folder
+    remote = build_command("resolve", config, "yarn", "cluster", config_file)
+    assert remote[remote.index("--config") + 1] == config_file.name
+
+
+@pytest.mark.parametrize("master, mode, message", [
+    ("spark://h:7077", "cluster", "cluster deploy mode"),
+    ("mesos://h:5050", "client", "unsupported Spark master"),
+])
+def test_impossible_submissions_fail_before_spark_starts(tmp_path, master, mode, message):
+    config = load_config(None, [f"cache_dir={tmp_path}"])
+    with pytest.raises(SubmitError, match=message):
+        build_command("extract", config, master, mode, write_config(config, tmp_path))
+    with pytest.raises(SubmitError, match="Beam"):
+        build_command("ingest", config, "spark://h:7077", "client", write_config(config, tmp_path))
+
+
+def test_which_stages_go_to_the_cluster():
+    config = load_config(None)
+    assert [s for s in STAGES if runs_on_cluster(s, config)] == ["extract", "resolve", "analyze", "reason"]
+    assert runs_on_cluster("train", load_config(None, ["train.num_processes=2"]))
+
+
+def test_submit_dry_run_prints_the_command(tmp_path, capsys):
+    from kgpipe.cli import main
+    assert main(["--set", f"cache_dir={tmp_path}", "submit", "analyze", "--master", "spark://h:7077",
+                 "--warehouse", str(tmp_path / "wh"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0].endswith("spark-submit") and printed[printed.index("--master") + 1] == "spark://h:7077"
+    assert main(["submit", "analyze", "--master", "spark://h:7077", "--deploy-mode", "cluster"]) == 2
+    assert "cluster deploy mode" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    state = tmp_path_factory.mktemp("cluster")
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_MASTER_PORT=str(_free_port()),
-               SPARK_MASTER_WEBUI_PORT=str(_free_port()), SPARK_WORKER_MEMORY="1g")
-    started = subprocess.run(["bash", str(REPO / "infra/spark/start-local-cluster.sh"), "2", str(state)],
-                             env=env, capture_output=True, text=True, timeout=120)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), workers=2)
+    cluster.start()
     try:
-        assert started.returncode == 0, started.stderr + started.stdout
-        yield started.stdout.strip().splitlines()[-1], state
+        yield cluster
     finally:
-        subprocess.run(["bash", str(REPO / "infra/spark/stop-local-cluster.sh"), str(state)], timeout=60)
+        cluster.stop()
 
 
-def _ids(warehouse: Warehouse, table: str, key: str) -> list[str]:
-    return sorted(warehouse.read(table, [key]).column(key).to_pylist())
+@needs_java
+def test_whole_pipeline_on_the_cluster_equals_local_mode(cluster, tmp_path_factory, spark):
+    config = session_inputs(tmp_path_factory)
+    reference = reference_run(config)
+    warehouse = Warehouse(tmp_path_factory.mktemp("on-cluster") / "wh")
+    result = subprocess.run([str(KGPIPE), "--config", str(config), "run", "--master", cluster.url,
+                             "--warehouse", str(warehouse.root)],
+                            env=cluster.env(), capture_output=True, text=True, timeout=3600, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
 
+    manifest = json.loads((warehouse.root / "_manifests" / "latest.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["plan"] == list(STAGES)
+    assert list(manifest["stages"]) == list(STAGES)
+    assert {stage["status"] for stage in manifest["stages"].values()} == {"committed"}
+    # the summary kgpipe prints, for the record (pytest -s shows it)
+    print(result.stdout[result.stdout.index(f"run {manifest['run_id']}"):])
 
-def test_extract_on_the_cluster_equals_local_mode(cluster, tmp_path, spark):
-    from jobs.extract import run_stage
-    master, state = cluster
-    source = ingest_small_corpus(tmp_path)
-    local = Warehouse(tmp_path / "local")
-    shutil.copytree(source.root, local.root, symlinks=True)
-    on_cluster = Warehouse(tmp_path / "cluster")
-    shutil.copytree(source.root, on_cluster.root, symlinks=True)
-
-    run_stage(ExtractConfig(), StageContext(local, "local", str(tmp_path)), spark=spark)
-
-    zip_path = tmp_path / "kgpipe-pyfiles.zip"
-    subprocess.run(["bash", str(REPO / "infra/spark/package.sh"), str(zip_path)], check=True, timeout=60,
-                   env=dict(os.environ, PYTHON=sys.executable))
-    submit = Path(sys.executable).with_name("spark-submit")
-    result = subprocess.run(
-        [str(submit), "--master", master, "--deploy-mode", "client", "--py-files", str(zip_path),
-         "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2", "--conf", "spark.ui.enabled=false",
-         str(REPO / "jobs" / "extract.py"), "--warehouse", str(on_cluster.root)],
-        env=dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable),
-        capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "stage extract:" in result.stdout
-    # both workers ran tasks of this application
-    executors = [p for p in state.glob("worker*/app-*/*") if p.is_dir()]
-    assert len({p.parents[1].name for p in executors}) == 2
-
-    for table, key in (("mentions", "mention_id"), ("triples_raw", "triple_id")):
-        assert _ids(on_cluster, table, key) == _ids(local, table, key)
-    rejects = [sorted(map(str, w.read("rejects").to_pylist())) for w in (on_cluster, local)]
-    assert rejects[0] == rejects[1]
+    tables = assert_same_tables(warehouse, reference)
+    assert {"documents", "mentions", "triples_raw", "entities", "edges", "entity_stats", "inferred_edges",
+            "embeddings"} <= set(tables)
+    # each Spark stage was an application of this cluster, and both workers ran executors of extract
+    apps = {app["name"]: app["id"] for app in cluster.master_state()["completedapps"]}
+    assert {"kgpipe-extract", "kgpipe-resolve", "kgpipe-analyze", "kgpipe-reason"} <= set(apps)
+    workers = {p.parents[1].name for p in cluster.state.glob(f"worker*/{apps['kgpipe-extract']}/*") if p.is_dir()}
+    assert workers == {"worker1", "worker2"}
+    # the stage records came back through the warehouse and were cleaned up
+    assert not (warehouse.root / "_submitted").exists()

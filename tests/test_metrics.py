@@ -63,11 +63,44 @@ def test_alert_rules_use_only_metrics_kgpipe_writes(tmp_path):
     written = {name for name, _ in samples(write_metrics(
         {**MANIFEST, "stages": {**MANIFEST["stages"], "index": {"details": {"recall_at_10": 0.97}}}},
         tmp_path / "k.prom"))}
+    written |= set(_service_samples())
     rules = yaml.safe_load((REPO / "infra" / "monitoring" / "kgpipe-alerts.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {a["alert"] for a in alerts} >= {"KgpipeRunFailed", "KgpipeRunOverdue", "KgpipeRejectRateJump",
-                                            "KgpipeStageStale", "KgpipeIndexRecallLow"}
+                                            "KgpipeStageStale", "KgpipeIndexRecallLow",
+                                            "KgpipeServiceErrorRate", "KgpipeServiceLatencyP99High"}
     for alert in alerts:
         used = set(re.findall(r"\b(kgpipe_[a-z0-9_]+)", alert["expr"]))
         assert used and used <= written, (alert["alert"], used - written)
         assert set(alert) <= {"alert", "expr", "for", "labels", "annotations"}
+
+
+def _service_samples() -> dict[str, set[str]]:
+    """Sample names the service exports (histograms as _bucket/_count/_sum) and their label names,
+    from the service's own metrics object after one request of each kind."""
+    from kgpipe.service.telemetry import ServiceMetrics
+    metrics = ServiceMetrics()
+    metrics.requests.labels("/entities", "GET", "500").inc()
+    metrics.duration.labels("/entities").observe(0.2)
+    metrics.loaded("v1")
+    metrics.reload_failures.inc()
+    return {sample.name: set(sample.labels) for family in metrics.registry.collect() for sample in family.samples}
+
+
+def test_service_alert_rules_use_the_service_metrics_and_their_labels():
+    exported = _service_samples()
+    rules = yaml.safe_load((REPO / "infra" / "monitoring" / "kgpipe-alerts.yml").read_text())
+    service = next(group for group in rules["groups"] if group["name"] == "kgpipe-service")["rules"]
+    for alert in service:
+        used = set(re.findall(r"\b(kgpipe_[a-z0-9_]+)", alert["expr"]))
+        assert used and used <= set(exported), (alert["alert"], used - set(exported))
+        labels = set().union(*(exported[name] for name in used))
+        # label matchers {status=~...} and by (...) clauses name labels the metrics have
+        matched = set(re.findall(r"[{,]\s*([a-z_]+)\s*=~?", alert["expr"]))
+        grouped = {label.strip() for clause in re.findall(r"by \(([^)]*)\)", alert["expr"])
+                   for label in clause.split(",")}
+        assert matched | grouped <= labels, (alert["alert"], (matched | grouped) - labels)
+    errors = next(a for a in service if a["alert"] == "KgpipeServiceErrorRate")
+    assert 'status=~"5.."' in errors["expr"]
+    latency = next(a for a in service if a["alert"] == "KgpipeServiceLatencyP99High")
+    assert "histogram_quantile(0.99" in latency["expr"] and "_bucket" in latency["expr"]

@@ -1,0 +1,1283 @@
+"""Question answering and entity summaries over the knowledge graph, grounded in its evidence.
+
+    from kgpipe.kg import KnowledgeGraph
+    from kgpipe import qa
+    kg = KnowledgeGraph.load("warehouse")
+    qa.answer(kg, "Where was Marie Curie born?")    # answer, citations, reasoning path
+    qa.summarize(kg, entity_id)                     # a short paragraph, every sentence cited
+    qa.evaluate_qa(kg, "questions.jsonl")           # accuracy under the matching rule below
+
+Nothing is generated that a fact does not state: answers and summaries are realised from facts of the
+graph by templates (no language model), and every sentence cites the evidence sentences of its facts.
+
+**Answering** (:func:`answer`), each step recorded in ``reasoning``:
+
+1. *Question analysis* (spaCy, the model the extract stage uses, loaded once): the wh-word gives the
+   expected answer (who: a person or organisation; where: a place; when: a date; how many/much: a number;
+   what/which + a type noun such as "which city": that type; an opening auxiliary: yes/no).
+2. *Entity linking*: name-like spans of the question (proper nouns, capitalised words, inner "of"/"the")
+   are looked up with ``kg.search``: exact matches first, longest span first, then prefix and fuzzy ones
+   for the tokens left; up to :data:`MAX_CANDIDATES` entities per span, so that the relation can decide
+   between two entities of one name. A one-word short form of a linked personal name that shares a source
+   document with it ("Torvalds" beside "Linus Torvalds") is a candidate too (:func:`_short_forms`).
+3. *Relation choice*: the remaining content words (lemmas, their inflections, nominalisations such as
+   founder -> found, the paraphrases of :data:`PARAPHRASES` and converses of :data:`CONVERSES`) are matched
+   against the words of each candidate fact's predicate (:func:`relation_score`).
+4. *Direction* from the parse: the linked entity is the subject, the object or a passive subject of the
+   relation asked about; a fact read the other way answers the converse question and is dropped ("Who was
+   Apollo the son of?" is not answered by "Asclepius son of Apollo"); symmetric relations go both ways.
+5. *Retrieval*: facts whose relation score reaches :data:`RELATION_THRESHOLD`, whose answer side fits the
+   expected type (dates from date literals or the fact's ``time`` qualifier) and whose overall score
+   reaches :data:`MIN_SCORE`. Extracted facts are used first; facts inferred by rules only when no
+   extracted fact matches; embedding predictions (``kg.predict``) only as a last resort, never as the
+   answer. A yes/no question is answered "yes" by a fact between its two entities, else "not known"
+   (the graph is incomplete: a missing fact is no evidence for "no").
+6. *Realisation*: the best fact group (same entity, predicate and direction) becomes one English sentence,
+   its answer items joined ("Steve Jobs, Steve Wozniak and Ronald Wayne founded Apple [1]."), citing
+   each fact's evidence (document title, url and sentence); inferred facts cite their premises.
+
+"Not known": when no stated or inferred fact supports an answer, ``answer`` is ``"not known"`` and ``known``
+is false. If the embeddings then suggest tails for the best-matching relation, they are listed as facts with
+``source: "predicted"`` and mentioned in ``text`` as a guess ("Not known from the sources. The embeddings
+suggest ..."), but the answer stays "not known" and is scored as such: a prediction is a ranking of
+plausible tails by vector similarity, not evidence, and stating it as fact would be inventing.
+
+**Summaries** (:func:`summarize`): every fact of the entity that can be cited gets a relevance score from
+its confidence, its support, the predicate's informativeness (IDF over the graph's predicates), the PageRank
+of the entity at the other end, its direction and kind; a softmax over those scores is the attention over
+the retrieved facts (weights sum to 1). The most relevant predicate groups become sentences, facts with the
+same predicate merged, each citing its evidence; sentence weights are their facts' attention, renormalised
+over the sentences shown.
+
+**Evaluation** (:func:`evaluate_qa`) uses the matching rule of :func:`answer_matches`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kgpipe.resolution import normalize_surface
+
+NOT_KNOWN = "not known"
+#: the shipped question set about the embedded default input
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "qa" / "default-questions.jsonl"
+
+#: entities kept per linked question span (the relation decides between them)
+MAX_CANDIDATES = 3
+#: longest question span looked up, in tokens
+MAX_SPAN_TOKENS = 7
+#: relation score a fact needs to support an answer
+RELATION_THRESHOLD = 0.5
+#: most answer items in one answer (a longer list is more likely noise than an answer)
+MAX_ITEMS = 5
+#: facts of a group (same anchor, predicate, direction) within this share of the best score join the answer
+GROUP_SHARE = 0.8
+#: inferred facts rank below extracted ones of the same score
+INFERRED_FACTOR = 0.85
+#: embedding predictions listed when nothing is known
+PREDICTIONS = 3
+#: summary: sentences at most, items merged per sentence, softmax temperature
+SUMMARY_SENTENCES = 5
+SUMMARY_ITEMS = 4
+SUMMARY_TEMPERATURE = 0.5
+
+#: weights of the link quality: which kind of name match the span made
+MATCH_WEIGHT = {"exact": 1.0, "prefix": 0.75, "fuzzy": 0.6}
+
+WH_WORDS = frozenset({"who", "whom", "whose", "what", "which", "where", "when", "how"})
+#: answer kinds the wh-word (or the noun after what/which) asks for
+PERSON, PLACE, DATE, NUMBER, THING, YESNO = "person", "place", "date", "number", "thing", "yes/no"
+#: auxiliaries that open a yes/no question ("Did Steve Jobs found Apple?")
+YESNO_OPENERS = frozenset({"is", "was", "are", "were", "did", "does", "do", "has", "have", "had"})
+TYPE_NOUNS = {
+    PLACE: {"city", "town", "country", "state", "place", "region", "river", "province", "village",
+            "continent", "island", "location", "nation", "county"},
+    PERSON: {"person", "man", "woman", "people", "writer", "author", "scientist", "player", "king", "queen"},
+    DATE: {"year", "date", "day", "month", "century", "decade", "time"},
+    NUMBER: {"number", "amount"},
+}
+#: entity types that fit each answer kind, with their weight; other types get OTHER_TYPE. Both spaCy's
+#: labels and resolve's coarse ones (PER, LOC, ORG, MISC) occur in entities.entity_type
+TYPE_FIT = {
+    PERSON: {"PERSON": 1.0, "PER": 1.0, "ORG": 0.9, "NORP": 0.8},
+    PLACE: {"GPE": 1.0, "LOC": 1.0, "FAC": 0.9, "ORG": 0.6},
+}
+OTHER_TYPE, UNTYPED = 0.35, 0.7
+#: literal object types that can answer each kind
+LITERALS = {DATE: {"date"}, NUMBER: {"number", "quantity"}}
+
+#: prepositions: matched separately from content words
+PREPOSITIONS = frozenset({"in", "of", "to", "at", "on", "by", "for", "from", "with", "as", "into", "through",
+                          "over", "under", "about", "after", "before", "since", "during", "among", "between",
+                          "against", "near", "onto", "upon", "within", "without", "across", "behind", "until"})
+#: the preposition a wh-word stands for ("Where was X born?" ~ "born in")
+WH_PREPOSITIONS = {PLACE: {"in", "at", "to", "from", "on", "near"}, DATE: {"in", "on", "since", "at"}}
+#: verbs that carry little meaning of their own in a predicate ("become ceo of")
+LIGHT_VERBS = frozenset({"be", "have", "become", "do", "get", "make", "take", "serve"})
+LIGHT_WEIGHT = 0.3
+#: question words that modify rather than name the relation ("the first version") count half
+MODIFIER_POS = frozenset({"ADJ", "ADV", "NUM"})
+
+#: paraphrases between the words of questions and of predicates, both ways; kept small and general
+#: (relation nouns and their verbs), each pair a synonym, not a hint for one question
+PARAPHRASES = {
+    "ceo": {"executive", "chief"}, "executive": {"ceo"}, "chief": {"ceo"},
+    "bear": {"born", "birth", "birthplace"}, "born": {"bear", "birth", "birthplace"},
+    "birthplace": {"born"}, "birth": {"born"},
+    "die": {"death", "kill"}, "death": {"die"},
+    "wife": {"marry", "spouse"}, "husband": {"marry", "spouse"}, "spouse": {"marry"},
+    "marry": {"wife", "husband", "spouse"},
+    "author": {"write"}, "write": {"author"}, "composer": {"compose"}, "compose": {"write"},
+    "headquarters": {"headquartered", "headquarter", "base"}, "headquartered": {"base"},
+    "found": {"establish", "founder"}, "establish": {"found"}, "founder": {"found"},
+    "direct": {"director"}, "director": {"direct"}, "publish": {"publisher"}, "publisher": {"publish"},
+    "live": {"reside"}, "reside": {"live"}, "move": {"relocate", "emigrate"},
+    "locate": {"located", "situate", "lie"}, "located": {"locate", "situate"},
+    "lead": {"head", "leader"}, "head": {"lead"}, "leader": {"lead"},
+    "name": {"call", "named"}, "call": {"name", "known"},
+    "develop": {"create", "invent"}, "invent": {"develop", "create"}, "create": {"develop", "invent"},
+}
+PARAPHRASE_WEIGHT = 0.8
+#: verbs of making a work, which "<work noun> by <author>" predicates answer ("novel by", "song by")
+CREATION_VERBS = frozenset({"write", "compose", "direct", "create", "paint", "design", "author", "produce",
+                            "sing", "record", "film", "draw", "sculpt", "build", "make", "publish"})
+#: converse relation words: "Who was the mother of X?" is answered by "X son of Y" read the other way round
+CONVERSES = {
+    "father": {"son", "daughter", "child"}, "mother": {"son", "daughter", "child"},
+    "parent": {"son", "daughter", "child"}, "son": {"father", "mother", "parent"},
+    "daughter": {"father", "mother", "parent"}, "child": {"father", "mother", "parent"},
+    "wife": {"husband"}, "husband": {"wife"},
+}
+#: relation words that hold both ways ("X married Y" = "Y married X"): no direction preference
+SYMMETRIC = frozenset({"marry", "married", "spouse", "border", "meet", "sibling", "twin", "ally", "neighbour"})
+#: final score an answer needs (relation x type fit x link x confidence): a fact of the right relation
+#: whose answer has the wrong type ("Where was Aristotle born?" -> a comic strip) is not an answer
+MIN_SCORE = 0.4
+#: a single name token of a linked multi-word span ("Torvalds" in "Linus Torvalds") may name the same
+#: entity when both occur in one source document, as resolve's short-form rule says; weight of such a link
+SHORT_FORM_WEIGHT = 0.7
+#: nominalisation suffixes: "founder" -> "found", "creator" -> "create", "invention" -> "invent"
+_NOMINAL = (("ers", ""), ("er", ""), ("er", "e"), ("or", ""), ("or", "e"), ("ion", ""), ("ion", "e"),
+            ("ation", "e"), ("ation", ""), ("ment", ""))
+
+#: predicate heads read as a state, realised in the present ("is located in"); other participles in the past
+STATIVE = frozenset({"located", "headquartered", "based", "known", "called", "named", "situated", "divided",
+                     "composed", "made", "found", "used", "associated", "related", "connected"})
+_HAS_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.])")
+_NUMBER = re.compile(r"^\s*[-+]?\d[\d,]*(\.\d+)?\s*(thousand|million|billion|trillion)?\s*$", re.IGNORECASE)
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_NUMBER_WORDS = {w: i for i, w in enumerate([
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
+_ITEM_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+
+
+class QuestionError(ValueError):
+    """A question file or question that cannot be read (the message says which line and why)."""
+
+
+# --------------------------------------------------------------------------- language helpers
+
+@functools.lru_cache(maxsize=1)
+def _nlp():
+    """The extract stage's spaCy pipeline, loaded once per process (about 2 s)."""
+    from kgpipe.config import ExtractConfig
+    from kgpipe.extraction import load_nlp
+    return load_nlp(ExtractConfig().model, ())
+
+
+def warm_up() -> None:
+    """Load the models (spaCy, lemminflect's tables) now rather than during the first question: the
+    service calls this once a bundle is loaded."""
+    _nlp()
+    word_forms("founded")
+    verb_phrase("born in")
+
+
+@functools.lru_cache(maxsize=65536)
+def word_forms(word: str) -> frozenset[str]:
+    """A word with its lemmas (lemminflect, every part of speech), inflections and nominalisation bases:
+    what it may look like inside a predicate. ``founded`` -> {founded, found, find, ...}."""
+    from lemminflect import getAllInflections, getAllLemmas
+    word = word.lower()
+    forms = {word}
+    for lemmas in getAllLemmas(word).values():
+        forms.update(lemmas)
+    inflected: set[str] = set()
+    for base in forms:
+        for inflections in getAllInflections(base, upos="VERB").values():
+            inflected.update(inflections)
+    forms |= inflected
+    for suffix, repl in _NOMINAL:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.add(word[: len(word) - len(suffix)] + repl)
+    return frozenset(f.lower() for f in forms)
+
+
+@functools.lru_cache(maxsize=65536)
+def _paraphrases(word: str) -> frozenset[str]:
+    out: set[str] = set()
+    for form in word_forms(word):
+        out.update(PARAPHRASES.get(form, ()))
+    return frozenset(out)
+
+
+def _inflect(lemma: str, tag: str) -> str:
+    from lemminflect import getInflection
+    if lemma == "be":
+        return {"VBD": "was", "VBZ": "is", "VBN": "been"}.get(tag, lemma)
+    forms = getInflection(lemma, tag=tag)
+    return forms[0] if forms else lemma
+
+
+def _is_participle(word: str) -> bool:
+    """``born``, ``headquartered``, ``found`` (of find): a past participle that is not also a base verb."""
+    from lemminflect import getAllLemmas, getInflection
+    lemmas = getAllLemmas(word)
+    for lemma in lemmas.get("VERB", ()):
+        if lemma != word and word in getInflection(lemma, tag="VBN"):
+            return True
+    return "ADJ" in lemmas and word.endswith(("ed", "n")) and "VERB" not in lemmas
+
+
+def _participle_predicate(predicate: str) -> bool:
+    """A predicate headed by a past participle ("born in", "headquartered in", "found in"); "found" alone is
+    the verb found, "found in" the participle of find."""
+    words = predicate.lower().split()
+    if not words or not _is_participle(words[0]):
+        return False
+    return not _is_base_verb(words[0]) or (len(words) > 1 and words[1] in PREPOSITIONS)
+
+
+def _is_base_verb(word: str) -> bool:
+    from lemminflect import getAllLemmas
+    return word in getAllLemmas(word).get("VERB", ())
+
+
+def _is_noun_head(word: str) -> bool:
+    """``capital`` in "capital of": a noun with no verb reading (``head`` and ``book`` read as verbs)."""
+    from lemminflect import getAllLemmas
+    lemmas = getAllLemmas(word)
+    return bool(lemmas) and "VERB" not in lemmas and ("NOUN" in lemmas or "ADJ" in lemmas) or not lemmas
+
+
+def _cased(word: str, evidence: Iterable[str]) -> str:
+    """``word`` as the evidence writes it ("ceo" -> "CEO"), else as is."""
+    pattern = re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+    for sentence in evidence:
+        match = pattern.search(sentence or "")
+        if match and match.group(0) != match.group(0).lower():
+            return match.group(0)
+    return word
+
+
+def verb_phrase(predicate: str, evidence: Iterable[str] = ()) -> str:
+    """English for a predicate between subject and object: ``found`` -> "founded", ``born in`` -> "was
+    born in", ``capital of`` -> "is the capital of", ``become ceo of`` -> "became CEO of",
+    ``be`` -> "is"."""
+    evidence = list(evidence)
+    words = [_cased(w, evidence) for w in predicate.split()]
+    if not words:
+        return predicate
+    head, rest = words[0].lower(), words[1:]
+    tail = (" " + " ".join(rest)) if rest else ""
+    if head == "be":
+        return "is" + tail
+    if _participle_predicate(predicate):
+        return ("is " if head in STATIVE else "was ") + words[0] + tail
+    if rest and rest[-1].lower() in PREPOSITIONS and len(words) == 2:
+        # "capital of" (a noun) or "die of" (a verb): the evidence sentence's parse says which, and where
+        # there is none, whether the word can be a verb at all
+        pos = _evidence_pos(head, tuple(evidence))
+        if pos == "NOUN" or (pos is None and _is_noun_head(head)):
+            return "is the " + words[0] + tail
+    return _inflect(head, "VBD") + tail
+
+
+@functools.lru_cache(maxsize=4096)
+def _evidence_pos(word: str, evidence: tuple[str, ...]) -> str | None:
+    """The part of speech ``word`` has in the first evidence sentence that contains it (NOUN or VERB), or
+    None: "His father, Nicomachus, died ..." makes "father of" a noun relation, not "fathered"."""
+    for sentence in evidence:
+        if sentence and word in sentence.lower():
+            for tok in _nlp()(sentence):
+                if tok.lower_ == word or tok.lemma_.lower() == word:
+                    if tok.pos_ in ("NOUN", "PROPN"):
+                        return "NOUN"
+                    if tok.pos_ in ("VERB", "AUX"):
+                        return "VERB"
+            return None
+    return None
+
+
+_DISAMBIGUATOR = re.compile(r"^(.+?) \([^()]+\)$")
+
+
+def display_name(name: str | None) -> str:
+    """An entity's name as text shows it: a wiki title without its trailing disambiguator, as Wikipedia's
+    own link text does ("Paris (mythology)" -> "Paris"); the entity id in the facts says which one."""
+    match = _DISAMBIGUATOR.match(name or "")
+    return match.group(1) if match else (name or "")
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _time_phrase(value: str) -> str:
+    """``1867`` -> "in 1867", ``June 12, 1806`` -> "on June 12, 1806"."""
+    key = date_key(value)
+    return ("on " if key and key[2] is not None else "in ") + value
+
+
+# --------------------------------------------------------------------------- answer matching
+
+def number_value(text: str) -> float | None:
+    """``1,500`` -> 1500.0, ``200 million`` -> 2e8, ``three`` -> 3.0; None for other text."""
+    text = (text or "").strip().lower()
+    if text in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[text])
+    match = _NUMBER.match(text)
+    if not match:
+        return None
+    digits = re.sub(r"[^\d.\-+]", "", text.split()[0] if " " in text.strip() else text)
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    return value * _SCALE.get((match.group(2) or "").lower(), 1.0)
+
+
+def date_key(text: str) -> tuple[int, int | None, int | None] | None:
+    """(year, month or None, day or None) of a calendar date written in any common English or ISO form
+    (python-dateutil); None when the text is not a date with a year (``Tuesday``, ``the 1780s``, ``1,500``).
+    Which fields were written is found by parsing with two different defaults."""
+    from dateutil import parser as dateparser
+    text = (text or "").strip()
+    if not text or not _YEAR.search(text) or (_NUMBER.match(text) and not re.fullmatch(r"\d{3,4}", text)):
+        return None
+    try:
+        a = dateparser.parse(text, default=datetime(1, 1, 1))
+        b = dateparser.parse(text, default=datetime(2, 2, 2))
+    except (ValueError, OverflowError):
+        return None
+    if a.year != b.year:
+        return None
+    return a.year, (a.month if a.month == b.month else None), (a.day if a.day == b.day else None)
+
+
+def _item_matches(item: str, gold: str) -> bool:
+    n_item, n_gold = number_value(item), number_value(gold)
+    d_item, d_gold = date_key(item), date_key(gold)
+    if n_item is not None and n_gold is not None and not (d_item and d_gold):
+        return math.isclose(n_item, n_gold, rel_tol=1e-9)
+    if d_item and d_gold:
+        # the answer may be more specific than the gold date, never less, and must agree on what both say
+        return all(g is None or (i is not None and i == g) for i, g in zip(d_item, d_gold))
+    key = normalize_surface(item)
+    return bool(key) and key == normalize_surface(gold)
+
+
+def answer_items(predicted: str | list[str]) -> list[str]:
+    """The items of an answer: a list as given; a string split on commas, semicolons and "and"."""
+    if isinstance(predicted, (list, tuple)):
+        return [str(p) for p in predicted if str(p).strip()]
+    return [part for part in _ITEM_SPLIT.split(predicted or "") if part.strip()]
+
+
+def answer_matches(predicted: str | list[str], acceptable: list[str], known: bool = True) -> bool:
+    """THE answer-matching rule of ``kgpipe eval qa``.
+
+    - A question whose acceptable answers are ``[]`` is not answered by the texts: the right output is
+      "not known" (``known`` false), and any other answer is wrong.
+    - Otherwise a "not known" answer is wrong, and a given answer is right when it matches one acceptable
+      answer as a whole, or when it is a list (or a string of items separated by commas, semicolons or
+      "and") whose *every* item matches some acceptable answer. An answer that lists every candidate it
+      found gets no credit for the right one among them: one wrong item makes it wrong.
+    - Items match by value, never by substring:
+      * numbers by value: ``1,500`` = ``1500``;
+      * dates by calendar fields (any common written form: ``17 August 1945`` = ``1945-08-17`` =
+        ``August 17, 1945``); an answer at least as specific as the acceptable date that agrees on every
+        field it names matches (``June 12, 1806`` matches ``1806``), a less specific one does not
+        (``1806`` does not match ``June 12, 1806``);
+      * names and other text by :func:`kgpipe.resolution.normalize_surface` equality (case, diacritics,
+        punctuation, possessives, a leading article, honorifics and corporate suffixes do not count:
+        ``the Netherlands`` = ``Netherlands``, ``Andre-Marie Ampere`` = ``André-Marie Ampère``). A shorter
+        or longer name is a different answer: ``Lincoln`` does not match ``Abraham Lincoln`` (it may name
+        his father or son) unless the question file lists ``Lincoln`` among the acceptable answers, which
+        is how a question writer says that a surname is enough.
+    """
+    if not acceptable:
+        return not known
+    if not known:
+        return False
+    if isinstance(predicted, str) and any(_item_matches(predicted, gold) for gold in acceptable):
+        return True
+    items = answer_items(predicted)
+    return bool(items) and all(any(_item_matches(item, gold) for gold in acceptable) for item in items)
+
+
+# --------------------------------------------------------------------------- question analysis
+
+@dataclass
+class Word:
+    text: str
+    lemma: str
+    pos: str
+    forms: frozenset[str]
+    weight: float
+
+
+@dataclass
+class Analysis:
+    question: str
+    wh: str | None                 # who, where, when, what, which, how many, how much, or None (yes/no)
+    expects: str                   # person, place, date, number or thing
+    words: list[Word]              # relation words (content words outside entity spans)
+    prepositions: set[str]
+    spans: list[dict] = field(default_factory=list)   # linked spans with their candidate entities
+    copula: bool = False           # "What is X?": no relation word, the main verb is "be"
+
+
+def _expected(doc) -> tuple[str | None, str, set[int]]:
+    """The wh-word, the answer kind it asks for and the token indices that state it."""
+    tokens = list(doc)
+    for i, tok in enumerate(tokens[:4]):
+        low = tok.lower_
+        if low not in WH_WORDS:
+            continue
+        used = {i}
+        if low == "how":
+            nxt = tokens[i + 1].lower_ if i + 1 < len(tokens) else ""
+            if nxt in ("many", "much"):
+                return f"how {nxt}", NUMBER, used | {i + 1}
+            if nxt in ("old", "long", "far", "big", "large", "tall", "high"):
+                return f"how {nxt}", NUMBER, used | {i + 1}
+            return "how", THING, used
+        if low in ("who", "whom", "whose"):
+            return low, PERSON, used
+        if low == "where":
+            return low, PLACE, used
+        if low == "when":
+            return low, DATE, used
+        # what / which, maybe followed by a type noun: "which city", "in what year"
+        if i + 1 < len(tokens) and tokens[i + 1].pos_ in ("NOUN", "PROPN"):
+            noun = tokens[i + 1].lemma_.lower()
+            for kind, nouns in TYPE_NOUNS.items():
+                if noun in nouns:
+                    return low, kind, used | {i + 1}
+        return low, THING, used
+    if tokens and tokens[0].lower_ in YESNO_OPENERS:
+        return None, YESNO, {0}
+    return None, THING, set()
+
+
+def _span_ok(tokens, i: int, j: int) -> bool:
+    """A span worth looking up: no punctuation or wh-word, no function word at its edges, and at least one
+    proper noun, number, named-entity token or capitalised word that does not open the question."""
+    span = tokens[i:j]
+    if any(t.is_punct and t.text not in ("-", "&", ".") for t in span) or any(t.lower_ in WH_WORDS for t in span):
+        return False
+    edge_bad = {"DET", "ADP", "AUX", "PART", "CCONJ", "PRON", "SCONJ", "PUNCT"}
+    if span[0].pos_ in edge_bad and not span[0].is_title or span[-1].pos_ in edge_bad:
+        return False
+    return any(t.pos_ in ("PROPN", "NUM") or t.ent_type_ or (t.is_title and t.i > 0) for t in span)
+
+
+def _name_like(tokens, i: int, j: int) -> bool:
+    """Every token of the span could be part of a name (proper noun, number, entity, capitalised, or a
+    function word inside it: "University of Helsinki"); partial matches are only tried on such spans."""
+    return all(t.pos_ in ("PROPN", "NUM") or t.ent_type_ or t.is_title
+               or (i < t.i < j - 1 and t.pos_ in ("ADP", "DET", "CCONJ")) for t in tokens[i:j])
+
+
+def _link(kg, doc, skip: set[int]) -> list[dict]:
+    """Non-overlapping question spans linked to entities: exact name matches first (longest spans first),
+    then prefix and then fuzzy matches for the tokens left, so a fuzzy "Marie Curie born" never beats an
+    exact "Marie Curie"."""
+    tokens = list(doc)
+    spans = []
+    for length in range(min(MAX_SPAN_TOKENS, len(tokens)), 0, -1):
+        for i in range(len(tokens) - length + 1):
+            j = i + length
+            if not any(k in skip for k in range(i, j)) and _span_ok(tokens, i, j) \
+                    and normalize_surface(doc[i:j].text):
+                spans.append((i, j))
+    results: dict[tuple[int, int], list[dict]] = {}
+    found: list[tuple[int, int, list[dict]]] = []
+    # only name-like spans are looked up: a span with a verb or a common noun ("Torvalds announce") names
+    # nothing, and each lookup that finds no name costs a fuzzy search over every name of the graph
+    spans = [(i, j) for i, j in spans if _name_like(tokens, i, j)
+             and not all(t.pos_ == "NUM" or t.like_num for t in tokens[i:j])]   # a year is not a name
+    for match, minimum in (("exact", 1.0), ("prefix", 0.5), ("fuzzy", 0.9)):
+        for i, j in spans:
+            if any(not (j <= a or i >= b) for a, b, _ in found):
+                continue
+            if (i, j) not in results:
+                results[(i, j)] = kg.search(doc[i:j].text, k=MAX_CANDIDATES * 3)
+            best = [r for r in results[(i, j)] if r["match"] == match and r["score"] >= minimum]
+            if best:
+                found.append((i, j, best[:MAX_CANDIDATES]))
+    spans = []
+    for i, j, results in sorted(found):
+        candidates = []
+        for rank, r in enumerate(results):
+            weight = MATCH_WEIGHT.get(r["match"], 0.5) * (r["score"] if r["match"] != "exact" else 1.0)
+            candidates.append({**r, "link_weight": round(weight * (1.0 - 0.1 * rank), 4)})
+        if j - i > 1:
+            candidates += _short_forms(kg, doc, i, j, candidates)
+        spans.append({"text": doc[i:j].text, "start": i, "end": j, "candidates": candidates,
+                      "role": _role(doc[i:j])})
+    return spans
+
+
+def _documents_of(kg, entity_id: str) -> set[str]:
+    return {e["doc_id"] for f in kg.store.facts(entity_id, "both") for e in f.get("evidence") or []}
+
+
+def _short_forms(kg, doc, i: int, j: int, candidates: list[dict]) -> list[dict]:
+    """Entities named by one proper-noun token of a linked span ("Torvalds", "Han") that share a source
+    document with one of the span's entities: resolve keeps them apart when NER typed the two mentions
+    differently, but within one document a short form names the full name's bearer. They are shown under
+    the full name (``display``), and the reasoning says so."""
+    full = [c for c in candidates if c["match"] == "exact"]
+    if not full or j - i > 3 or not all(t.pos_ == "PROPN" for t in doc[i:j]):
+        return []   # only personal-name-like spans ("Linus Torvalds", not "President of Algeria")
+    docs = set().union(*(_documents_of(kg, c["entity_id"]) for c in full))
+    if not docs:
+        return []
+    known = {c["entity_id"] for c in candidates}
+    out = []
+    for tok in doc[i:j]:
+        if tok.pos_ != "PROPN" or len(tok.text) < 3:
+            continue
+        for r in kg.search(tok.text, k=MAX_CANDIDATES * 3):
+            if r["match"] != "exact" or r["entity_id"] in known:
+                continue
+            if _documents_of(kg, r["entity_id"]) & docs:
+                known.add(r["entity_id"])
+                out.append({**r, "link_weight": SHORT_FORM_WEIGHT, "display": full[0]["name"],
+                            "short_form": tok.text})
+    return out
+
+
+def _role(span) -> str | None:
+    """The span's part in the question's syntax: the subject or the object of the relation asked about,
+    a passive subject, or None when the parse does not say."""
+    root = span.root
+    if root.dep_ in ("nsubj", "csubj", "expl"):
+        return "subject"
+    if root.dep_ == "nsubjpass":
+        return "passive"
+    if root.dep_ == "pobj" and root.head.dep_ == "agent":
+        return "subject"            # "... founded by Steve Jobs?"
+    if root.dep_ in ("dobj", "pobj", "poss", "dative"):
+        return "object"
+    return None
+
+
+def analyze(kg, question: str) -> Analysis:
+    """The question's wh-word and expected answer, its linked entities and its relation words."""
+    doc = _nlp()(question.strip())
+    wh, expects, wh_tokens = _expected(doc)
+    spans = _link(kg, doc, wh_tokens)
+    in_span = {k for s in spans for k in range(s["start"], s["end"])}
+    words, preps = [], set()
+    verbs = [t for t in doc if t.pos_ in ("VERB", "AUX") and t.dep_ == "ROOT"]
+    copula = bool(verbs) and verbs[0].lemma_ == "be"
+    for tok in doc:
+        if tok.i in wh_tokens or tok.i in in_span or tok.is_punct:
+            continue
+        low = tok.lower_
+        if tok.pos_ == "ADP" or low in PREPOSITIONS:
+            preps.add(low)
+            continue
+        if tok.pos_ in ("DET", "PRON", "PART", "CCONJ", "SCONJ", "PUNCT", "SYM", "X", "NUM") or tok.like_num \
+                or tok.is_stop and tok.pos_ not in ("VERB", "NOUN"):
+            continue   # function words, and numbers ("since 1999"), which qualify the relation, not name it
+        if tok.pos_ == "AUX" or tok.lemma_ in ("be", "do", "have") and tok.dep_ in ("aux", "auxpass", "ROOT"):
+            continue
+        weight = 0.5 if tok.pos_ in MODIFIER_POS else 1.0
+        forms = word_forms(low) | word_forms(tok.lemma_.lower())
+        words.append(Word(tok.text, tok.lemma_.lower(), tok.pos_, forms, weight))
+    return Analysis(question=question, wh=wh, expects=expects, words=words, prepositions=preps, spans=spans,
+                    copula=copula and not words)
+
+
+# --------------------------------------------------------------------------- relation scoring
+
+@dataclass(frozen=True)
+class RelationMatch:
+    score: float              # 0..1
+    hits: tuple[str, ...]     # predicate words explained by the question
+    converse: bool = False    # matched through a converse word: read the fact the other way round
+    symmetric: bool = False   # the relation holds both ways
+
+
+NO_MATCH = RelationMatch(0.0, ())
+
+
+@functools.lru_cache(maxsize=65536)
+def _converses(word: str) -> frozenset[str]:
+    out: set[str] = set()
+    for form in word_forms(word):
+        out.update(CONVERSES.get(form, ()))
+    return frozenset(out)
+
+
+def relation_score(analysis: Analysis, predicate: str) -> RelationMatch:
+    """How well ``predicate`` names the question's relation: F-measure of the predicate's content words
+    explained by the question's relation words (light verbs weigh LIGHT_WEIGHT) and of the question's
+    words explained by the predicate (modifiers weigh half); same word form 1, paraphrase or converse
+    PARAPHRASE_WEIGHT; +0.1 when a preposition agrees, -0.05 when the predicate's does not."""
+    tokens = predicate.lower().split()
+    content = [t for t in tokens if t not in PREPOSITIONS]
+    preps = [t for t in tokens if t in PREPOSITIONS]
+    if not analysis.words:
+        # "What is X?" / "Who is X?": only the copula answers a question without a relation word
+        return RelationMatch(0.6, ()) if analysis.copula and tokens == ["be"] else NO_MATCH
+    if not content:
+        return NO_MATCH
+    if _work_by(predicate):
+        # "Animal Farm novella by George Orwell" answers "Who wrote Animal Farm?": the verb of making a work
+        # stands for "<work> by"; a question word naming the work ("the novel") counts as well
+        total_q = sum(w.weight for w in analysis.words)
+        made = sum(w.weight for w in analysis.words
+                   if w.forms & CREATION_VERBS or w.forms & word_forms(content[0]))
+        if made:
+            r = made / total_q
+            score = 2 * PARAPHRASE_WEIGHT * r / (PARAPHRASE_WEIGHT + r)
+            return RelationMatch(score, (content[0],))
+    matched_pred, matched_q = 0.0, [0.0] * len(analysis.words)
+    total_pred = sum(LIGHT_WEIGHT if t in LIGHT_VERBS else 1.0 for t in content)
+    hits, converse, direct = [], False, False
+    for t in content:
+        weight = LIGHT_WEIGHT if t in LIGHT_VERBS else 1.0
+        t_forms = word_forms(t)
+        best = 0.0
+        for n, word in enumerate(analysis.words):
+            if t_forms & word.forms:
+                s, kind = 1.0, "direct"
+            elif _paraphrases(t) & word.forms or t_forms & _paraphrases(word.lemma):
+                s, kind = PARAPHRASE_WEIGHT, "direct"
+            elif t_forms & _converses(word.lemma):
+                s, kind = PARAPHRASE_WEIGHT, "converse"
+            else:
+                continue
+            if weight == 1.0:
+                converse |= kind == "converse"
+                direct |= kind == "direct"
+            best = max(best, s)
+            matched_q[n] = max(matched_q[n], s)
+        if best:
+            hits.append(t)
+        matched_pred += weight * best
+    total_q = sum(w.weight for w in analysis.words)
+    covered_q = sum(w.weight * m for w, m in zip(analysis.words, matched_q))
+    p, r = matched_pred / total_pred, covered_q / total_q
+    if p == 0 or r == 0:
+        return NO_MATCH
+    score = 2 * p * r / (p + r)
+    wanted = analysis.prepositions | WH_PREPOSITIONS.get(analysis.expects, set())
+    if preps and wanted:
+        score += 0.1 if set(preps) & wanted else -0.05
+    symmetric = any(word_forms(t) & SYMMETRIC for t in content)
+    return RelationMatch(max(0.0, min(1.0, score)), tuple(hits), converse and not direct, symmetric)
+
+
+def _type_fit(expects: str, entity_type: str | None) -> float:
+    fits = TYPE_FIT.get(expects)
+    if fits is None:
+        return 1.0
+    if not entity_type:
+        return UNTYPED
+    return fits.get(entity_type, OTHER_TYPE)
+
+
+def _answer_side(fact: dict, anchor: str, expects: str) -> tuple[str, str | None, str | None, float] | None:
+    """(answer text, answer entity id, where it came from, type fit) of a fact read from ``anchor``'s side,
+    or None when that side cannot answer this kind of question."""
+    outgoing = fact["subject_id"] == anchor
+    if expects == DATE:
+        if outgoing and fact["object_type"] in LITERALS[DATE] and date_key(fact["object"] or ""):
+            return fact["object"], None, "object", 1.0
+        when = (fact.get("qualifiers") or {}).get("time")
+        if when and _HAS_DIGIT.search(when):
+            return when, None, "time qualifier", 1.0 if date_key(when) else 0.8
+        return None
+    if expects == NUMBER:
+        if outgoing and fact["object_type"] in LITERALS[NUMBER]:
+            return fact["object"], None, "object", 1.0
+        return None
+    if outgoing:
+        if fact["object_type"] in ("date", "number", "quantity"):
+            return None
+        if fact["object_id"]:
+            return (display_name(fact["object"]), fact["object_id"], "object",
+                    _type_fit(expects, fact.get("object_entity_type")))
+        return fact["object"], None, "object", 0.5 if expects in TYPE_FIT else 0.8
+    return display_name(fact["subject"]), fact["subject_id"], "subject", None   # type filled in by the caller
+
+
+@dataclass
+class Candidate:
+    fact: dict
+    anchor: dict            # the linked entity the fact was read from
+    direction: str          # "out": anchor is the subject, "in": anchor is the object
+    answer: str
+    answer_id: str | None
+    origin: str             # object, subject or time qualifier
+    relation: float
+    hits: list[str]
+    score: float
+    joins: bool = False     # the fact connects two entities of the question
+
+
+def _agentive(predicate: str) -> bool:
+    """A predicate whose object is the agent: a participle or a work noun with "by" ("founded by",
+    "novel by")."""
+    words = predicate.lower().split()
+    return len(words) >= 2 and words[-1] == "by" and (_participle_predicate(predicate) or _is_noun_head(words[0]))
+
+
+def _work_by(predicate: str) -> bool:
+    """"novel by", "song by", "film by": a work noun and its author."""
+    words = predicate.lower().split()
+    return len(words) == 2 and words[1] == "by" and _is_noun_head(words[0]) and not _is_participle(words[0])
+
+
+def _expected_direction(role: str | None, predicate: str, match: RelationMatch) -> str | None:
+    """The direction ("out": the linked entity is the fact's subject) the question's syntax asks for."""
+    if role is None or match.symmetric:
+        return None
+    if role == "passive":
+        # "Where was X born?" -> X born in ...; "Who was Apple founded by?" -> ... found Apple
+        want = "out" if _participle_predicate(predicate) else "in"
+    else:
+        want = "out" if role == "subject" else "in"
+        if _agentive(predicate):
+            # "Who founded Apple?" read off "Apple founded by Steve Jobs": the agent is the object
+            want = "in" if want == "out" else "out"
+    if match.converse:
+        want = "in" if want == "out" else "out"
+    return want
+
+
+def _candidates(kg, analysis: Analysis) -> list[Candidate]:
+    out: list[Candidate] = []
+    matches: dict[str, RelationMatch] = {}
+    for n, span in enumerate(analysis.spans):
+        others = {c["entity_id"] for m, s in enumerate(analysis.spans) if m != n for c in s["candidates"]}
+        for cand in span["candidates"]:
+            anchor = cand["entity_id"]
+            facts = kg.store.facts(anchor, "both")
+            subject_types = kg.store.entities([f["subject_id"] for f in facts if f["subject_id"] != anchor])
+            for fact in facts:
+                if fact["predicate"] not in matches:
+                    matches[fact["predicate"]] = relation_score(analysis, fact["predicate"])
+                match = matches[fact["predicate"]]
+                if match.score < RELATION_THRESHOLD:
+                    continue
+                side = _answer_side(fact, anchor, analysis.expects)
+                if side is None:
+                    continue
+                text, answer_id, origin, fit = side
+                if fit is None:
+                    fit = _type_fit(analysis.expects, (subject_types.get(answer_id) or {}).get("type"))
+                if not text or answer_id == anchor:
+                    continue
+                direction = "out" if fact["subject_id"] == anchor else "in"
+                factor = 1.0
+                other_end = fact["object_id"] if direction == "out" else fact["subject_id"]
+                if others:
+                    if analysis.expects in (DATE, NUMBER):
+                        # "When did Curie win the Nobel Prize?": the fact should link both entities
+                        factor = 1.0 if other_end in others else 0.6
+                    elif analysis.expects == YESNO:
+                        if answer_id not in others:
+                            continue   # "Did X found Y?" is answered by a fact between X and Y only
+                    elif answer_id in others:
+                        continue   # the question's other entity is not its answer
+                elif analysis.expects == YESNO:
+                    continue
+                want = _expected_direction(span.get("role"), fact["predicate"], match)
+                if want is not None and want != direction:
+                    # read against the question's syntax a fact answers the converse question: "Who was
+                    # Apollo the son of?" is not answered by "Asclepius son of Apollo"
+                    continue
+                kind = 1.0 if fact["kind"] == "extracted" else INFERRED_FACTOR
+                score = (match.score * fit * cand["link_weight"] * kind * factor
+                         * (0.75 + 0.25 * float(fact["confidence"] or 0.0)))
+                if score < MIN_SCORE:
+                    continue
+                out.append(Candidate(fact, cand, direction, text, answer_id, origin, match.score,
+                                     list(match.hits), score, bool(others) and other_end in others))
+    out.sort(key=lambda c: (-c.score, -int(c.fact["support_count"] or 0), c.fact["edge_id"]))
+    if any(c.joins for c in out) and analysis.expects in (DATE, NUMBER):
+        # a fact that connects the question's entities answers it; facts of one of them alone do not
+        out = [c for c in out if c.joins]
+    return out
+
+
+def _select(candidates: list[Candidate]) -> list[Candidate]:
+    """The answer group: candidates sharing anchor, predicate and direction, each within GROUP_SHARE of the
+    best score, one per distinct answer. Of the groups whose best member is within GROUP_SHARE of the
+    overall best, the one with the largest summed score wins: "Jobs and Wozniak found Apple" over "Apple
+    founded by Jobs", which says less with the same confidence."""
+    if not candidates:
+        return []
+    top = candidates[0].score
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in candidates:   # best first
+        key = (c.anchor["entity_id"], c.fact["predicate"], c.direction)
+        members = groups.setdefault(key, [])
+        if c.score < GROUP_SHARE * (members[0].score if members else c.score):
+            continue
+        answer_key = normalize_surface(c.answer) or c.answer
+        if any((normalize_surface(m.answer) or m.answer) == answer_key for m in members):
+            continue
+        if len(members) < MAX_ITEMS:
+            members.append(c)
+    eligible = [(key, members) for key, members in groups.items() if members[0].score >= GROUP_SHARE * top]
+    # ties: the higher best score, then by predicate, direction and entity id, so that reruns agree
+    _, best = min(eligible, key=lambda item: (-sum(c.score for c in item[1]), -item[1][0].score,
+                                              item[0][1], item[0][2], item[0][0]))
+    return best
+
+
+# --------------------------------------------------------------------------- citations
+
+class _Citations:
+    """Numbered citations, one per distinct evidence sentence, in order of first use."""
+
+    def __init__(self, kg):
+        self.kg = kg
+        self.items: list[dict] = []
+        self._index: dict[tuple, int] = {}
+
+    def _evidence(self, fact: dict, depth: int = 0) -> list[tuple[dict, str]]:
+        """Evidence of a fact; an inferred fact's is that of its premises (followed up to 3 rules deep)."""
+        if fact.get("evidence"):
+            return [(e, fact["edge_id"]) for e in fact["evidence"]]
+        out = []
+        if depth < 3:
+            for edge_id in fact.get("supporting_edge_ids") or []:
+                premise = self.kg.store.fact(edge_id)
+                if premise is not None:
+                    out += self._evidence(premise, depth + 1)
+        return out
+
+    def cite(self, fact: dict) -> list[int]:
+        ids = []
+        for ev, edge_id in self._evidence(fact):
+            key = (ev.get("doc_id"), ev.get("sentence_index"), ev.get("sentence_text"))
+            if key not in self._index:
+                self._index[key] = len(self.items) + 1
+                self.items.append({"id": len(self.items) + 1, "doc_id": ev.get("doc_id"), "title": ev.get("title"),
+                                   "url": ev.get("url"), "sentence_index": ev.get("sentence_index"),
+                                   "sentence_text": ev.get("sentence_text"), "edge_ids": []})
+            n = self._index[key]
+            if edge_id not in self.items[n - 1]["edge_ids"]:
+                self.items[n - 1]["edge_ids"].append(edge_id)
+            if n not in ids:
+                ids.append(n)
+        return ids
+
+    def of(self, ids: list[int]) -> list[dict]:
+        return [self.items[n - 1] for n in ids]
+
+
+def _marks(ids: list[int]) -> str:
+    return "".join(f"[{n}]" for n in ids)
+
+
+def _fact_view(fact: dict, source: str, cited: list[int]) -> dict:
+    keep = ("edge_id", "subject_id", "subject", "predicate", "object_id", "object", "object_type", "kind",
+            "confidence", "support_count", "evidence", "rule", "supporting_edge_ids", "qualifiers")
+    return {**{k: fact.get(k) for k in keep}, "source": source, "citations": cited}
+
+
+def realise(subjects: list[str], predicate: str, objects: list[str], evidence: Iterable[str] = (),
+            when: str | None = None) -> str:
+    """One English sentence for facts sharing a predicate: ``["Steve Jobs", "Steve Wozniak"], "found",
+    ["Apple"]`` -> "Steve Jobs and Steve Wozniak founded Apple"; ``when`` adds "in 1976"."""
+    sentence = f"{_join(subjects)} {verb_phrase(predicate, evidence)} {_join(objects)}"
+    if when:
+        sentence += " " + _time_phrase(when)
+    return sentence
+
+
+# --------------------------------------------------------------------------- answering
+
+def _describe_link(span: dict) -> str:
+    best = span["candidates"][0]
+    others = ", ".join(f"{c['name']} ({c['entity_id']})" for c in span["candidates"][1:])
+    text = (f"linked '{span['text']}' to {best['name']} ({best['entity_id']}, {best['type'] or 'untyped'}; "
+            f"{best['match']} match, {best.get('mention_count') or 0} mentions)")
+    shorts = [c for c in span["candidates"] if c.get("short_form")]
+    text += (f"; also considered {others}" if others else "")
+    for c in shorts:
+        text += (f"; '{c['short_form']}' ({c['name']}, {c['entity_id']}) shares a source document with it "
+                 f"and is read as its short form")
+    return text
+
+
+def _predictions(kg, analysis: Analysis, reasoning: list[str]) -> list[dict]:
+    """Embedding guesses for (linked entity, best-matching relation, ?): the last resort, never an answer."""
+    if analysis.expects in (DATE, NUMBER) or not analysis.spans or not analysis.words:
+        return []
+    known_relations = getattr(kg, "relations", None)
+    relations = known_relations() if callable(known_relations) else list(kg.store.predicates())
+    scored = sorted(((relation_score(analysis, p).score, p) for p in relations), key=lambda x: (-x[0], x[1]))
+    if not scored or scored[0][0] < RELATION_THRESHOLD:
+        reasoning.append("no relation with embeddings matches the question: no prediction tried")
+        return []
+    predicate = scored[0][1]
+    anchor = analysis.spans[0]["candidates"][0]
+    try:
+        guesses = kg.predict(anchor["entity_id"], predicate, k=PREDICTIONS * 3)
+    except LookupError as exc:
+        reasoning.append(f"no embedding prediction: {exc}")
+        return []
+    out = []
+    for g in guesses:
+        if g.get("known") or g["entity_id"] == anchor["entity_id"]:
+            continue
+        if _type_fit(analysis.expects, g.get("type")) < UNTYPED:
+            continue   # not even a guess of the asked kind ("Where ...?" -> a person)
+        out.append({"edge_id": None, "subject_id": anchor["entity_id"], "subject": anchor["name"],
+                    "predicate": predicate, "object_id": g["entity_id"], "object": g.get("name"),
+                    "object_type": "entity", "kind": "predicted", "confidence": None, "support_count": 0,
+                    "evidence": [], "rule": None, "supporting_edge_ids": [], "qualifiers": {},
+                    "score": g.get("score"), "source": "predicted", "citations": []})
+        if len(out) == PREDICTIONS:
+            break
+    if out:
+        reasoning.append(f"embedding link prediction for ({anchor['name']}, {predicate}, ?): "
+                         + ", ".join(f"{p['object']} ({p['score']:.3f})" for p in out)
+                         + " - a guess from vector similarity, not stated by any source, so not the answer")
+    return out
+
+
+def answer(kg, question: str) -> dict:
+    """Answer an English question from the graph (see the module docstring for the method).
+
+    Returns ``{"question", "answer", "answers", "known", "text", "answer_type", "entities", "relation",
+    "relation_detail", "facts", "citations", "reasoning"}``: ``answer`` is the short answer ("not known"
+    when nothing supports one), ``answers`` its items, ``text`` the realised sentence with citation marks
+    [n] into ``citations`` (document title, url, sentence), ``facts`` the facts used, each with ``source``
+    extracted / inferred / predicted.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty")
+    analysis = analyze(kg, question)
+    reasoning = [f"question type: {analysis.wh or 'yes/no or statement'}, expects {analysis.expects}"]
+    entities = []
+    for span in analysis.spans:
+        reasoning.append(_describe_link(span))
+        best = span["candidates"][0]
+        entities.append({"span": span["text"], "entity_id": best["entity_id"], "name": best["name"],
+                         "type": best["type"], "match": best["match"], "score": best["score"],
+                         "candidates": [c["entity_id"] for c in span["candidates"]]})
+    words = [w.text for w in analysis.words]
+    reasoning.append(f"relation words: {', '.join(words) if words else '(none: copula question)'}"
+                     + (f"; prepositions: {', '.join(sorted(analysis.prepositions))}" if analysis.prepositions
+                        else ""))
+    result = {"question": question, "answer": NOT_KNOWN, "answers": [], "known": False, "text": "",
+              "answer_type": analysis.expects, "entities": entities, "relation": None,
+              "relation_detail": None, "facts": [], "citations": [], "reasoning": reasoning}
+    if not analysis.spans:
+        reasoning.append("no entity of the graph is named in the question: not known")
+        result["text"] = "Not known: the question names no entity the graph knows."
+        return result
+    candidates = _candidates(kg, analysis)
+    extracted = [c for c in candidates if c.fact["kind"] == "extracted"]
+    if extracted:
+        chosen = _select(extracted)
+    else:
+        inferred = [c for c in candidates if c.fact["kind"] != "extracted"]
+        if inferred:
+            reasoning.append("no extracted fact matches; using facts inferred by rules")
+        chosen = _select(inferred)
+    if not chosen and analysis.expects == YESNO:
+        reasoning.append("no fact between the question's entities matches its relation; the graph is not "
+                         "complete, so that is no evidence for 'no': not known")
+        result["text"] = "Not known from the sources."
+        return result
+    if not chosen:
+        reasoning.append(f"no fact of the linked entities has a relation matching the question "
+                         f"(threshold {RELATION_THRESHOLD}) with an answer of the expected kind")
+        predicted = _predictions(kg, analysis, reasoning)
+        result["facts"] = predicted
+        text = "Not known from the sources."
+        if predicted:
+            text += (f" The embeddings suggest {_join([p['object'] for p in predicted])} for "
+                     f"'{predicted[0]['predicate']}', a guess, not a stated fact.")
+        result["text"] = text
+        return result
+    best = chosen[0]
+    anchor_name = display_name(best.anchor.get("display") or best.anchor["name"])
+    result["relation"] = best.fact["predicate"]
+    result["relation_detail"] = {"predicate": best.fact["predicate"], "score": round(best.relation, 4),
+                                 "matched_words": best.hits, "direction": best.direction,
+                                 "anchor": best.anchor["entity_id"]}
+    reasoning.append(f"relation: '{best.fact['predicate']}' (score {best.relation:.2f}, matched "
+                     f"{', '.join(best.hits) or 'copula'}), read {'from' if best.direction == 'out' else 'into'} "
+                     f"{anchor_name} as the {'subject' if best.direction == 'out' else 'object'}")
+    cites = _Citations(kg)
+    sentences, items, facts = [], [], []
+    for c in chosen:
+        ids = cites.cite(c.fact)
+        facts.append(_fact_view(c.fact, c.fact["kind"], ids))
+        items.append(c.answer)
+        how = (f"rule {c.fact.get('rule')} from edges {', '.join(c.fact.get('supporting_edge_ids') or [])}"
+               if c.fact["kind"] != "extracted" else f"{len(c.fact.get('evidence') or [])} evidence sentence(s)")
+        reasoning.append(f"fact {c.fact['edge_id']}: {c.fact['subject']} | {c.fact['predicate']} | "
+                         f"{c.fact['object']} ({c.fact['kind']}, confidence {float(c.fact['confidence'] or 0):.2f}, "
+                         f"{how}); answer from its {c.origin}: {c.answer}")
+    evidence_text = [e["sentence_text"] for c in chosen for e in (c.fact.get("evidence") or [])]
+    all_ids = [n for f in facts for n in f["citations"]]
+    if analysis.expects == YESNO:
+        # the fact itself is the answer: "yes", said with the fact and its evidence
+        c, f = chosen[0], facts[0]
+        sentences.append("Yes: " + realise([display_name(c.fact["subject"])], c.fact["predicate"],
+                                           [display_name(c.fact["object"])], evidence_text)
+                         + " " + _marks(f["citations"]))
+        items = ["yes"]
+    elif analysis.expects in (DATE, NUMBER) and best.origin == "time qualifier":
+        # one sentence per fact: each has its own time
+        for c, f in zip(chosen, facts):
+            subject, obj = ((anchor_name, display_name(c.fact["object"])) if c.direction == "out"
+                            else (display_name(c.fact["subject"]), anchor_name))
+            sentences.append(realise([subject], c.fact["predicate"], [obj], evidence_text, when=c.answer)
+                             + " " + _marks(f["citations"]))
+    elif best.direction == "out":
+        sentences.append(realise([anchor_name], best.fact["predicate"], items, evidence_text)
+                         + " " + _marks(sorted(set(all_ids))))
+    else:
+        sentences.append(realise(items, best.fact["predicate"], [anchor_name], evidence_text)
+                         + " " + _marks(sorted(set(all_ids))))
+    text = " ".join(s.strip() + "." if not s.strip().endswith(".") else s.strip() for s in sentences)
+    if not all_ids:
+        text += " (No evidence sentence is stored for these facts.)"
+    result.update(answer=_join(items), answers=items, known=True, text=text, facts=facts,
+                  citations=cites.items)
+    return result
+
+
+# --------------------------------------------------------------------------- summaries
+
+def _softmax(scores: list[float], temperature: float) -> list[float]:
+    if not scores:
+        return []
+    top = max(scores)
+    exps = [math.exp((s - top) / temperature) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _one_fact_per_statement(entity_id: str, facts: list[dict], cites: _Citations) -> list[dict]:
+    """Facts that can be cited (a summary sentence must cite evidence), one per statement: facts read off
+    the same evidence sentences about the same other entity ("Jobs found Apple" and "Apple founded by
+    Jobs") say one thing; the one whose predicate the entity shares with more facts is kept, so that it
+    merges into their sentence."""
+    def direction_predicate(f: dict) -> tuple[str, str]:
+        return ("out" if f["subject_id"] == entity_id else "in", f["predicate"])
+
+    group_size: dict[tuple[str, str], int] = {}
+    for f in facts:
+        group_size[direction_predicate(f)] = group_size.get(direction_predicate(f), 0) + 1
+    best: dict[tuple, tuple[tuple, dict]] = {}
+    for f in facts:
+        evidence = frozenset((e.get("doc_id"), e.get("sentence_index")) for e, _ in cites._evidence(f))
+        if not evidence:
+            continue
+        other = f["object_id"] if f["subject_id"] == entity_id else f["subject_id"]
+        key = (evidence, other or normalize_surface(f["object"] or ""))
+        rank = (group_size[direction_predicate(f)], float(f["confidence"] or 0.0), f["kind"] == "extracted")
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, f)
+    kept = {id(f) for _, f in best.values()}
+    return [f for f in facts if id(f) in kept]
+
+
+def summarize(kg, entity_id: str, max_sentences: int = SUMMARY_SENTENCES) -> dict:
+    """A short paragraph about an entity from its most relevant facts (see the module docstring).
+
+    Returns ``{"entity_id", "name", "summary", "sentences": [{"text", "citations", "weight", "edge_ids"}],
+    "attention": [{"edge_id", "weight", "score"}]}``; attention weights sum to 1 over the facts that can be
+    cited, sentence weights sum to 1 over the sentences. Raises ``LookupError`` for an unknown entity.
+    """
+    entity = kg.store.entity(entity_id)
+    if entity is None:
+        raise LookupError(f"unknown entity {entity_id!r}")
+    name = display_name(entity["name"])
+    facts = kg.store.facts(entity_id, "both")
+    cites = _Citations(kg)
+    usable = _one_fact_per_statement(entity_id, [f for f in facts if cites._evidence(f)], cites)
+    result = {"entity_id": entity_id, "name": name, "summary": "", "sentences": [], "attention": []}
+    if not usable:
+        result["summary"] = f"Nothing about {name} can be stated with evidence."
+        return result
+    counts = kg.store.predicates()
+    total = sum(counts.values()) or 1
+    idf = {p: math.log(total / max(counts.get(p, 1), 1)) for p in {f["predicate"] for f in usable}}
+    max_idf = max(idf.values()) or 1.0
+    others = [f["object_id"] if f["subject_id"] == entity_id else f["subject_id"] for f in usable]
+    info = kg.store.entities([o for o in others if o])
+    ranks = [(info.get(o) or {}).get("pagerank") or 0.0 for o in others]
+    max_rank = max(ranks) or 1.0
+    scores = []
+    for fact, rank in zip(usable, ranks):
+        outgoing = fact["subject_id"] == entity_id
+        score = (float(fact["confidence"] or 0.0) + 0.5 * math.log1p(int(fact["support_count"] or 0))
+                 + idf[fact["predicate"]] / max_idf + rank / max_rank + (0.3 if outgoing else 0.0)
+                 - (0.5 if fact["object_type"] == "string" else 0.0)
+                 - (0.3 if fact["kind"] != "extracted" else 0.0))
+        scores.append(score)
+    weights = _softmax(scores, SUMMARY_TEMPERATURE)
+    result["attention"] = sorted(({"edge_id": f["edge_id"], "weight": w, "score": round(s, 4)}
+                                  for f, w, s in zip(usable, weights, scores)), key=lambda a: -a["weight"])
+    groups: dict[tuple, list[tuple[dict, float]]] = {}
+    for fact, w in zip(usable, weights):
+        key = ("out" if fact["subject_id"] == entity_id else "in", fact["predicate"])
+        groups.setdefault(key, []).append((fact, w))
+    ranked = sorted(groups.items(), key=lambda kv: -sum(w for _, w in kv[1]))
+    sentences = []
+    said_evidence: set[tuple] = set()
+    said_others: set[str] = set()
+    for (direction, predicate), members in ranked:
+        if len(sentences) == max_sentences:
+            break
+        members.sort(key=lambda m: -m[1])
+        picked, seen = [], set()
+        for fact, w in members:
+            other = display_name(fact["object"] if direction == "out" else fact["subject"])
+            key = normalize_surface(other or "") or other
+            if key in seen:
+                continue
+            seen.add(key)
+            picked.append((fact, w, other))
+            if len(picked) == SUMMARY_ITEMS:
+                break
+        evidence = {(e.get("doc_id"), e.get("sentence_index")) for f, _, _ in picked for e, _ in cites._evidence(f)}
+        others_keys = {normalize_surface(o) or o for _, _, o in picked}
+        if evidence <= said_evidence and others_keys <= said_others:
+            # the same sentences about the same entities, read as another predicate ("founded by" beside
+            # "found"): saying it twice adds nothing
+            continue
+        said_evidence |= evidence
+        said_others |= others_keys
+        evidence_text = [e["sentence_text"] for f, _, _ in picked for e in (f.get("evidence") or [])]
+        ids = []
+        for fact, _, _ in picked:
+            ids += [n for n in cites.cite(fact) if n not in ids]
+        others_ = [o for _, _, o in picked]
+        when = None
+        if len(picked) == 1:
+            time_q = (picked[0][0].get("qualifiers") or {}).get("time")
+            when = time_q if time_q and _HAS_DIGIT.search(time_q) else None
+        if direction == "out":
+            text = realise([name], predicate, others_, evidence_text, when)
+        else:
+            text = realise(others_, predicate, [name], evidence_text, when)
+        sentences.append({"text": f"{text} {_marks(ids)}.", "citations": cites.of(ids),
+                          "weight": sum(w for _, w, _ in picked),
+                          "edge_ids": [f["edge_id"] for f, _, _ in picked]})
+    shown = sum(s["weight"] for s in sentences) or 1.0
+    for s in sentences:
+        s["weight"] = s["weight"] / shown
+    result["sentences"] = sentences
+    result["summary"] = " ".join(s["text"] for s in sentences)
+    return result
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def read_questions(path: str | Path) -> list[dict]:
+    """A question file: JSONL, one ``{"question": str, "answers": [str, ...]}`` per line (``answers: []``
+    for a question the texts do not answer). Blank lines are skipped; anything else that is not such an
+    object raises :class:`QuestionError` naming the line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionError(f"cannot read {path}: {exc}") from exc
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
+            raise QuestionError(f"{path}:{n}: expected an object with a non-empty string 'question'")
+        answers = item.get("answers")
+        if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+            raise QuestionError(f"{path}:{n}: 'answers' must be a list of non-empty strings ([] for "
+                                f"a question the texts do not answer)")
+        out.append({"question": item["question"], "answers": answers})
+    if not out:
+        raise QuestionError(f"{path}: no questions")
+    return out
+
+
+def evaluate_qa(kg, questions_path: str | Path, details: list | None = None) -> dict:
+    """Accuracy of :func:`answer` on a question file under :func:`answer_matches`.
+
+    Returns ``{"questions", "correct", "accuracy", "not_known", "not_known_share", "answered",
+    "answered_correct", "precision", "unanswerable", "unanswerable_correct", "seconds"}``: ``accuracy`` is
+    correct / questions (a "not known" counts as correct only for a question with ``answers: []``),
+    ``precision`` is correct / answered among the answers given. ``details``, when a list, receives one
+    record per question (question, acceptable answers, answer, known, correct, relation).
+    """
+    questions = read_questions(questions_path)
+    started = time.monotonic()
+    correct = not_known = answered_correct = unanswerable = unanswerable_correct = 0
+    for item in questions:
+        result = answer(kg, item["question"])
+        predicted = result["answers"] if result["known"] else result["answer"]
+        ok = answer_matches(predicted, item["answers"], known=result["known"])
+        correct += ok
+        not_known += not result["known"]
+        answered_correct += ok and result["known"]
+        if not item["answers"]:
+            unanswerable += 1
+            unanswerable_correct += ok
+        if details is not None:
+            details.append({"question": item["question"], "acceptable": item["answers"],
+                            "answer": result["answer"], "known": result["known"], "correct": ok,
+                            "relation": result["relation"], "text": result["text"]})
+    n = len(questions)
+    answered = n - not_known
+    return {"questions": n, "correct": correct, "accuracy": round(correct / n, 4),
+            "not_known": not_known, "not_known_share": round(not_known / n, 4), "answered": answered,
+            "answered_correct": answered_correct,
+            "precision": round(answered_correct / answered, 4) if answered else None,
+            "unanswerable": unanswerable, "unanswerable_correct": unanswerable_correct,
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+def json_ready(value: Any) -> Any:
+    """Results as plain JSON types: numpy scalars (scores from the index) as numbers, datetimes as ISO text."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):   # numpy scalar
+        return value.item()
+    return value

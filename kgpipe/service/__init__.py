@@ -1,0 +1,9 @@
+"""``kgpipe serve``: the HTTP service over the current index bundle (FastAPI).
+
+``create_app(config, warehouse)`` builds the application; ``serve(...)`` runs it with uvicorn. The same
+queries work without HTTP through :class:`kgpipe.kg.KnowledgeGraph`.
+"""
+from kgpipe.service.app import create_app, serve
+from kgpipe.service.auth import AuthConfigError
+
+__all__ = ["AuthConfigError", "create_app", "serve"]

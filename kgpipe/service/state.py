@@ -1,0 +1,72 @@
+"""The loaded knowledge graph, swapped atomically when a new bundle is published.
+
+A request takes the current :class:`~kgpipe.kg.KnowledgeGraph` once, at its start, and uses only that
+object: a reload assigns a new object to one attribute (atomic in Python), so requests already running
+finish on the bundle they started with, and the old object is freed when the last of them lets go. The
+old bundle's files may be pruned meanwhile; its FAISS index is in memory and its store files stay mapped.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from kgpipe.index import CURRENT, INDEXES
+from kgpipe.kg import KnowledgeGraph
+from kgpipe.service.telemetry import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """No bundle has been loaded yet."""
+
+
+class GraphHolder:
+    def __init__(self, warehouse: str | Path, metrics: ServiceMetrics):
+        self.warehouse = Path(warehouse)
+        self.metrics = metrics
+        self._kg: KnowledgeGraph | None = None
+        self._lock = threading.Lock()   # one load at a time; readers never take it
+        self.last_error: str | None = None
+
+    @property
+    def kg(self) -> KnowledgeGraph | None:
+        return self._kg
+
+    def require(self) -> KnowledgeGraph:
+        kg = self._kg
+        if kg is None:
+            raise NotReady(self.last_error or "no index bundle loaded yet")
+        return kg
+
+    def published_version(self) -> str | None:
+        """The bundle ``indexes/CURRENT`` names now (None when the path is a bundle folder or none exists)."""
+        for pointer in (self.warehouse / INDEXES / CURRENT, self.warehouse / CURRENT):
+            try:
+                return pointer.read_text(encoding="utf-8").strip() or None
+            except FileNotFoundError:
+                continue
+        return None
+
+    def reload(self, force: bool = True) -> dict:
+        """Load the published bundle and swap it in. ``force=False`` loads only when nothing is loaded or
+        CURRENT names another bundle. A failed load keeps the current bundle in service and raises."""
+        with self._lock:
+            previous = self._kg.version if self._kg is not None else None
+            published = self.published_version()
+            if not force and self._kg is not None and (published is None or published == previous):
+                return {"version": previous, "previous": previous, "changed": False}
+            try:
+                kg = KnowledgeGraph.load(self.warehouse)
+            except Exception as exc:
+                self.metrics.reload_failures.inc()
+                self.last_error = f"cannot load the index bundle from {self.warehouse}: {exc}"
+                log.error("%s%s", self.last_error,
+                          f"; still serving {previous}" if previous else "")
+                raise
+            self._kg = kg
+            self.last_error = None
+            self.metrics.loaded(kg.version)
+            log.info("serving index bundle %s (was %s)", kg.version, previous)
+            return {"version": kg.version, "previous": previous, "changed": kg.version != previous}

@@ -1,0 +1,299 @@
+"""The HTTP service through FastAPI's TestClient on small built bundles (tests/test_store.py's graph):
+every endpoint with both ways of sending a key, 401/403, validation limits, 404s, Prometheus metrics, and
+bundle reloads that do not disturb running requests."""
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import time
+import types
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from kgpipe.cli import main
+from kgpipe.config import ServeConfig
+from kgpipe.service import AuthConfigError, create_app
+from tests.test_store import INFERRED, MARRIED, VECTORS, make_bundle
+
+KEY, ENV_KEY = "s3cret-config-key", "env-key"
+BEARER = {"Authorization": f"Bearer {KEY}"}
+HEADER = {"X-API-Key": ENV_KEY}
+
+
+def settings(**overrides) -> ServeConfig:
+    values = {"api_keys": [hashlib.sha256(KEY.encode()).hexdigest()], "reload_check_seconds": 0, "max_k": 20,
+              "max_question_chars": 50}
+    return ServeConfig(**{**values, **overrides})
+
+
+def app_for(warehouse_root, **overrides):
+    return create_app(settings(**overrides), warehouse_root, environ={"KGPIPE_API_KEYS": f" {ENV_KEY} , other"})
+
+
+def wait_ready(client: TestClient, version: str | None = None, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/readyz")
+        if response.status_code == 200 and (version is None or response.json()["version"] == version):
+            return response.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready after {timeout}s: {response.status_code} {response.text}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    make_bundle(root)
+    with TestClient(app_for(root)) as test_client:
+        wait_ready(test_client)
+        yield test_client
+
+
+@pytest.fixture
+def fake_qa(monkeypatch):
+    """A stand-in for kgpipe.qa (another engineer's module): the service only has to pass the loaded graph
+    and the question through and return what it answers."""
+    module = types.ModuleType("kgpipe.qa")
+    module.calls = []
+
+    def answer(kg, question):
+        module.calls.append(question)
+        if question == "unreadable?":
+            raise ValueError("cannot read the question")
+        gate = getattr(module, "gate", None)
+        if gate is not None:
+            gate[0].set()          # the request is running...
+            gate[1].wait(10)       # ...until the test lets it finish
+        return {"question": question, "answer": "not known", "known": False, "entities": [], "relation": None,
+                "facts": [], "citations": [], "reasoning": [], "answered_from": kg.version}
+
+    module.answer = answer
+    module.warm_up = lambda: module.calls.append("warm-up")
+    module.summarize = lambda kg, entity_id: {"entity_id": entity_id, "summary": f"{entity_id} summary",
+                                              "sentences": []}
+    monkeypatch.setitem(sys.modules, "kgpipe.qa", module)
+    return module
+
+
+# ---------------------------------------------------------------------------- auth
+
+def test_keys_by_bearer_or_header_and_401_403(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "version": "idx-1"}
+    missing = client.get("/entities", params={"q": "paris"})
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert "X-API-Key" in missing.json()["detail"]
+    assert client.get("/entities", params={"q": "paris"}, headers={"X-API-Key": "wrong"}).status_code == 403
+    assert client.get("/entities", params={"q": "paris"},
+                      headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert client.get("/entities", params={"q": "paris"}, headers=BEARER).status_code == 200     # config digest
+    assert client.get("/entities", params={"q": "paris"}, headers=HEADER).status_code == 200     # environment
+    assert client.get("/entities", params={"q": "paris"}, headers={"X-API-Key": "other"}).status_code == 200
+    for path in ("/entities/e:curie", "/entities/e:curie/similar", "/recommend?entity=e:curie", "/relations",
+                 "/predict?head=e:curie&relation=marry", "/metrics", "/info", "/entities/e:curie/summary"):
+        assert client.get(path).status_code == 401, path
+    assert client.post("/ask", json={"question": "Who?"}).status_code == 401
+    assert client.post("/admin/reload").status_code == 401
+
+
+def test_refuses_to_start_without_keys_unless_told(tmp_path, monkeypatch, capsys):
+    with pytest.raises(AuthConfigError, match="--insecure-no-auth"):
+        create_app(ServeConfig(), tmp_path, environ={})
+    with pytest.raises(AuthConfigError):
+        create_app(ServeConfig(), tmp_path, environ={"KGPIPE_API_KEYS": " , "})
+    monkeypatch.delenv("KGPIPE_API_KEYS", raising=False)
+    assert main(["serve", "--warehouse", str(tmp_path)]) == 2
+    assert "no API keys configured" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="sha256 hex digests"):
+        ServeConfig(api_keys=["plain-text-key"])
+    make_bundle(tmp_path)
+    with TestClient(create_app(ServeConfig(reload_check_seconds=0), tmp_path, insecure_no_auth=True,
+                               environ={})) as open_client:
+        wait_ready(open_client)
+        assert open_client.get("/entities", params={"q": "curie"}).status_code == 200
+
+
+# ---------------------------------------------------------------------------- graph endpoints
+
+def test_search_and_entity_card(client):
+    found = client.get("/entities", params={"q": "Paris", "k": 3}, headers=BEARER)
+    assert found.headers["x-index-version"] == "idx-1"
+    body = found.json()
+    assert body["version"] == "idx-1"
+    assert [(r["entity_id"], r["match"]) for r in body["results"]] == [
+        ("e:paris", "exact"), ("e:paris_tx", "exact"), ("e:academy", "prefix")]
+    assert client.get("/entities", params={"q": "Sorbone"}, headers=BEARER).json()["results"][0]["match"] == "fuzzy"
+
+    card = client.get("/entities/e:curie", headers=HEADER).json()
+    assert card["name"] == "Marie Curie" and card["pagerank"] == 2.0 and card["community_id"] == "e:curie"
+    married = next(f for f in card["facts"] if f["edge_id"] == MARRIED["edge_id"])
+    assert {e["title"] for e in married["evidence"]} == {"Marie Curie", "Nobel prize story"}
+    assert married["evidence"][0]["sentence_text"].endswith(".")
+    inferred = next(f for f in card["facts"] if f["kind"] == "inferred")
+    assert inferred["rule"] == "works_at_located_in" and inferred["edge_id"] == INFERRED["edge_id"]
+
+    incoming = client.get("/entities/e:sorbonne/facts", params={"direction": "in"}, headers=BEARER).json()
+    assert incoming["counts"] == {"out": 1, "in": 2} and len(incoming["facts"]) == 2
+    assert client.get(f"/facts/{MARRIED['edge_id']}", headers=BEARER).json()["object"] == "Pierre Curie"
+    assert client.get("/documents/d1", headers=BEARER).json()["url"].endswith("Marie_Curie")
+    relations = {r["predicate"]: r for r in client.get("/relations", headers=BEARER).json()["relations"]}
+    assert relations["marry"]["predictable"] and not relations["work in"]["predictable"]
+
+
+def test_unknown_ids_are_404_with_a_message(client):
+    response = client.get("/entities/e:nobody", headers=BEARER)
+    assert response.status_code == 404 and "unknown entity 'e:nobody'" in response.json()["detail"]
+    for path in ("/entities/e:nobody/similar", "/entities/e:nobody/facts", "/recommend?entity=e:nobody",
+                 "/predict?head=e:nobody&relation=marry", "/facts/nope", "/documents/nope"):
+        assert client.get(path, headers=BEARER).status_code == 404, path
+    unknown_relation = client.get("/predict", params={"head": "e:curie", "relation": "teach"}, headers=BEARER)
+    assert unknown_relation.status_code == 404
+    assert "unknown relation 'teach'" in unknown_relation.json()["detail"]
+    assert "marry" in unknown_relation.json()["detail"]   # the hint lists the known ones
+
+
+def test_limits_are_422(client, fake_qa):
+    for params in ({"q": "paris", "k": 0}, {"q": "paris", "k": 21}, {"q": "paris", "k": "many"}, {"q": ""},
+                   {"q": "x" * 201}, {}):
+        assert client.get("/entities", params=params, headers=BEARER).status_code == 422, params
+    symbols = client.get("/entities", params={"q": "?!"}, headers=BEARER)
+    assert symbols.status_code == 422 and "no letters or digits" in symbols.json()["detail"]
+    assert client.get("/entities/e:curie/similar", params={"k": 21}, headers=BEARER).status_code == 422
+    assert client.get("/predict", params={"head": "e:curie"}, headers=BEARER).status_code == 422
+    assert client.post("/ask", json={"question": "x" * 51}, headers=BEARER).status_code == 422
+    assert client.post("/ask", json={"question": "   "}, headers=BEARER).status_code == 422
+    assert client.post("/ask", json={}, headers=BEARER).status_code == 422
+    assert fake_qa.calls == []
+
+
+def test_similar_predict_recommend(client):
+    similar = client.get("/entities/e:curie/similar", params={"k": 2}, headers=BEARER).json()
+    assert similar["results"][0] == {**similar["results"][0], "entity_id": "e:pierre", "name": "Pierre Curie"}
+    assert len(similar["results"]) == 2
+    predicted = client.get("/predict", params={"head": "e:curie", "relation": "marry", "k": 3}, headers=BEARER)
+    results = predicted.json()["results"]
+    assert results[0]["entity_id"] == "e:pierre" and results[0]["known"] is True
+    assert [r["known"] for r in results[1:]] == [False, False]
+    recommended = client.get("/recommend", params={"entity": "e:pierre", "k": 3}, headers=BEARER).json()
+    assert recommended["results"][0]["entity_id"] == "e:curie" and recommended["results"][0]["direct"]
+
+
+def test_ask_and_summary_pass_through_to_qa(client, fake_qa):
+    answered = client.post("/ask", json={"question": "  Where was Marie Curie born? "}, headers=BEARER)
+    assert answered.status_code == 200
+    assert answered.json()["question"] == "Where was Marie Curie born?"
+    assert answered.json()["answered_from"] == "idx-1" and answered.json()["version"] == "idx-1"
+    summary = client.get("/entities/e:curie/summary", headers=BEARER).json()
+    assert summary["summary"] == "e:curie summary"
+    assert client.get("/entities/e:nobody/summary", headers=BEARER).status_code == 404
+    refused = client.post("/ask", json={"question": "unreadable?"}, headers=BEARER)
+    assert refused.status_code == 422 and refused.json()["detail"] == "cannot read the question"
+
+
+def test_ask_without_the_qa_module_is_501(client, monkeypatch):
+    monkeypatch.setitem(sys.modules, "kgpipe.qa", None)   # makes `import kgpipe.qa` fail
+    response = client.post("/ask", json={"question": "Who?"}, headers=BEARER)
+    assert response.status_code == 501 and "kgpipe.qa" in response.json()["detail"]
+
+
+def test_the_real_qa_module_answers_in_the_agreed_shape(client):
+    pytest.importorskip("kgpipe.qa")
+    body = client.post("/ask", json={"question": "Who did Marie Curie marry?"}, headers=BEARER).json()
+    assert {"question", "answer", "known", "entities", "relation", "facts", "citations", "reasoning"} <= set(body)
+
+
+# ---------------------------------------------------------------------------- operations
+
+def test_metrics_count_requests_and_name_the_index(client):
+    before = client.get("/metrics", headers=BEARER).text
+    client.get("/entities/e:curie", headers=BEARER)
+    client.get("/entities/e:nobody", headers=BEARER)
+    text = client.get("/metrics", headers=BEARER).text
+
+    def value(sample: str, body: str) -> float:
+        line = next((line for line in body.splitlines() if line.startswith(sample + " ")), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    ok = 'kgpipe_http_requests_total{endpoint="/entities/{entity_id}",method="GET",status="200"}'
+    missing = 'kgpipe_http_requests_total{endpoint="/entities/{entity_id}",method="GET",status="404"}'
+    assert value(ok, text) == value(ok, before) + 1
+    assert value(missing, text) == value(missing, before) + 1
+    assert value('kgpipe_http_request_duration_seconds_count{endpoint="/entities/{entity_id}"}', text) >= 2
+    assert value('kgpipe_index_info{version="idx-1"}', text) == 1.0
+    assert value("kgpipe_index_reloads_total", text) == 1.0
+    assert 'status="401"' in text   # refused requests are counted too
+
+
+def test_docs_and_root(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/entities", "/entities/{entity_id}", "/predict", "/recommend", "/ask", "/metrics"} <= set(schema["paths"])
+    assert client.get("/docs").status_code == 200
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] in ("/ui/", "/docs")
+
+
+def test_public_metrics_and_not_ready_before_a_bundle(tmp_path):
+    with TestClient(app_for(tmp_path, public_metrics=True)) as client:
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503 and "kgpipe index" in not_ready.json()["detail"]
+        assert client.get("/metrics").status_code == 200   # public: no key needed
+        assert client.get("/entities", params={"q": "paris"}, headers=BEARER).status_code == 503
+        failed = client.post("/admin/reload", headers=BEARER)
+        assert failed.status_code == 503 and "still serving nothing" in failed.json()["detail"]
+        make_bundle(tmp_path)
+        assert client.post("/admin/reload", headers=BEARER).json() == {"version": "idx-1", "previous": None,
+                                                                       "changed": True}
+        assert client.get("/readyz").json()["version"] == "idx-1"
+        # the attempt at start-up and the refused reload
+        assert "kgpipe_index_reload_failures_total 2.0" in client.get("/metrics").text
+
+
+def test_reload_swaps_the_bundle_without_failing_a_running_request(tmp_path, fake_qa):
+    make_bundle(tmp_path)
+    with TestClient(app_for(tmp_path)) as client:
+        wait_ready(client, "idx-1")
+        deadline = time.monotonic() + 10
+        while "warm-up" not in fake_qa.calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake_qa.calls == ["warm-up"]   # models loaded once a bundle is there, before any question
+        old = client.app.state.graph.kg
+        entered, release = threading.Event(), threading.Event()
+        fake_qa.gate = (entered, release)
+        answers = []
+        running = threading.Thread(target=lambda: answers.append(
+            client.post("/ask", json={"question": "Who?"}, headers=BEARER)))
+        running.start()
+        assert entered.wait(10)
+        # a new bundle in which Pierre moved away from Marie
+        make_bundle(tmp_path, run_id="idx-2", vectors={**VECTORS, "e:pierre": [40, 40]})
+        fake_qa.gate = None
+        reloaded = client.post("/admin/reload", headers=BEARER).json()
+        assert reloaded == {"version": "idx-2", "previous": "idx-1", "changed": True}
+        release.set()
+        running.join(10)
+        assert answers[0].status_code == 200
+        assert answers[0].json()["answered_from"] == "idx-1" and answers[0].json()["version"] == "idx-1"
+        new = client.get("/entities/e:curie/similar", params={"k": 1}, headers=BEARER)
+        assert new.headers["x-index-version"] == "idx-2" and new.json()["results"][0]["entity_id"] != "e:pierre"
+        assert old.version == "idx-1" and old.similar("e:curie", 1)[0]["entity_id"] == "e:pierre"
+        metrics = client.get("/metrics", headers=BEARER).text
+        assert 'kgpipe_index_info{version="idx-2"} 1.0' in metrics and 'version="idx-1"' not in metrics
+        assert "kgpipe_index_reloads_total 2.0" in metrics
+
+        # a broken CURRENT: the reload fails, the loaded bundle keeps answering
+        (tmp_path / "indexes" / "CURRENT").write_text("idx-missing\n")
+        failed = client.post("/admin/reload", headers=BEARER)
+        assert failed.status_code == 503 and "still serving idx-2" in failed.json()["detail"]
+        assert client.get("/entities/e:curie", headers=BEARER).status_code == 200
+
+
+def test_a_new_bundle_is_picked_up_without_a_request(tmp_path):
+    make_bundle(tmp_path)
+    with TestClient(app_for(tmp_path, reload_check_seconds=0.05)) as client:
+        wait_ready(client, "idx-1")
+        make_bundle(tmp_path, run_id="idx-2")
+        assert wait_ready(client, "idx-2")["version"] == "idx-2"
