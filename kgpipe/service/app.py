@@ -155,6 +155,12 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
 
     Graph = Annotated[object, Depends(graph)]
 
+    def _json(payload: dict, kg) -> Response:
+        """The hot routes' answer, already plain JSON types: serialized directly, without FastAPI's
+        recursive jsonable_encoder pass (a returned Response skips it, so the version header is set here)."""
+        body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return Response(body.encode("utf-8"), media_type="application/json", headers={VERSION_HEADER: kg.version})
+
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -260,14 +266,14 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     @app.get("/entities/{entity_id}/similar", tags=["embeddings"], dependencies=authed,
              summary="nearest entities in embedding space")
     async def similar(kg: Graph, entity_id: EntityId, k: K = 10):
-        return {"entity_id": entity_id, "version": kg.version, "results": kg.similar(entity_id, k)}
+        return _json({"entity_id": entity_id, "version": kg.version, "results": kg.similar(entity_id, k)}, kg)
 
     @app.get("/predict", tags=["embeddings"], dependencies=authed,
              summary="link prediction: likely tails of (head, relation, ?), facts already known marked")
     async def predict(kg: Graph, head: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)],
                       relation: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)], k: K = 10):
-        return {"head": head, "relation": relation, "version": kg.version,
-                "results": kg.predict(head, relation, k)}
+        return _json({"head": head, "relation": relation, "version": kg.version,
+                      "results": kg.predict(head, relation, k)}, kg)
 
     @app.get("/recommend", tags=["embeddings"], dependencies=authed,
              summary="related entities: embedding neighbours combined with the graph neighbourhood")
