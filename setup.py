@@ -48,9 +48,9 @@ setup(
         "lemminflect>=0.2.3",
         "python-dateutil>=2.8",
         "fastapi>=0.115",
-        # [standard]: uvloop and httptools, uvicorn's production event loop and HTTP parser (the pure-Python
-        # h11 parser capped /healthz at about 650 req/s on 2 cores, with them about 990)
-        "uvicorn[standard]>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/service/app.py)
+        # plain uvicorn, not [standard]: with uvloop and httptools /healthz doubled but /similar fell from
+        # ~800 to ~400 req/s and its p99 from 55 ms to over 600 ms here (bench/service.py, 2 cores)
+        "uvicorn>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/service/app.py)
         "rapidfuzz>=3.0",
         "scikit-learn>=1.3",
     ],

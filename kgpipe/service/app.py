@@ -181,11 +181,11 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     # ------------------------------------------------------------------ health, no key
 
     @app.get("/healthz", tags=["operations"], summary="the process is up")
-    def healthz():
+    async def healthz():
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="a bundle is loaded (503 before)")
-    def readyz():
+    async def readyz():
         kg = holder.kg
         if kg is None:
             return JSONResponse({"status": "not ready", "detail": holder.last_error or "loading the index bundle"},
