@@ -67,11 +67,9 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------------ lookups
 
-    def _require_entity(self, entity_id: str) -> dict:
-        entity = self.store.entity(entity_id)
-        if entity is None:
+    def _require_entity(self, entity_id: str) -> None:
+        if not self.store.has_entity(entity_id):
             raise NotFound(f"unknown entity {entity_id!r}; find ids with search")
-        return entity
 
     def _require_embedding(self, entity_id: str) -> None:
         self._require_entity(entity_id)

@@ -87,6 +87,8 @@ DOCUMENTS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("title", pa.string()), ("url", pa.string()), ("source", pa.string()),
     ("source_kind", pa.string()), ("language", pa.string()), ("source_timestamp", pa.string()),
 ])
+_BRIEF = ("entity_id", "name", "type", "mention_count", "pagerank")   # what GraphStore.entities returns
+
 _FILES = {"entities": ENTITIES_SCHEMA, "facts": FACTS_SCHEMA, "names": NAMES_SCHEMA,
           "documents": DOCUMENTS_SCHEMA,
           "facts_by_object": pa.schema([("object_id", pa.string()), ("row", pa.int64())]),
@@ -356,6 +358,7 @@ class GraphStore:
         self._by_object, self._by_edge, self._documents = (tables["facts_by_object"], tables["facts_by_edge"],
                                                            tables["documents"])
         self._entity_index: dict[str, int] | None = None
+        self._briefs: list[dict] | None = None
         self._subject_keys = _Keys(self._facts.column("subject_id"))
         self._object_keys = _Keys(self._by_object.column("object_id"))
         self._edge_keys = _Keys(self._by_edge.column("edge_id"))
@@ -390,6 +393,9 @@ class GraphStore:
             self._entity_index = {key: i for i, key in enumerate(self._entities.column("entity_id").to_pylist())}
         return self._entity_index.get(entity_id)
 
+    def has_entity(self, entity_id: str) -> bool:
+        return self._entity_row(entity_id) is not None
+
     def entity(self, entity_id: str) -> dict | None:
         row = self._entity_row(entity_id)
         if row is None:
@@ -401,13 +407,13 @@ class GraphStore:
 
     def entities(self, entity_ids: list[str]) -> dict[str, dict]:
         """Name, type, mention count and PageRank of many entities at once (unknown ids left out)."""
-        if not entity_ids:
-            return {}
-        # binary search on the sorted ids: index_in would hash every entity id on each call
-        rows = [row for row in map(self._entity_row, entity_ids) if row is not None]
-        rows = self._entities.select(["entity_id", "name", "type", "mention_count", "pagerank"]).take(
-            pa.array(rows, pa.int64()))
-        return {row["entity_id"]: row for row in rows.to_pylist()}
+        if self._briefs is None:
+            # the hot path of every similar/predict/recommend answer: rows as Python dicts, built once (about
+            # 300 bytes an entity), answer ten ids in microseconds where an Arrow take and to_pylist per call
+            # cost ~300 (a fifth of a /similar request)
+            self._briefs = self._entities.select(list(_BRIEF)).to_pylist()
+        rows = map(self._entity_row, entity_ids)
+        return {entity_id: dict(self._briefs[row]) for entity_id, row in zip(entity_ids, rows) if row is not None}
 
     # ---------------------------------------------------------------- facts
 
