@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from .data import KGDataset, KnownTriples
 from .evaluate import evaluate
 from .models import KGEModel, build_model
 from .rowopt import RowOptimizer
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -258,6 +261,11 @@ class Trainer:
                     if self.bad_evals >= self.cfg.patience:
                         self.stopped = True
             self.history.append(rec)
+            if self.rank == 0:   # long runs (an hour on a CPU) show where they are
+                log.info("epoch %d/%d: loss %.4f, %s positive triples/s so far%s", self.epoch, target, loss,
+                         f"{self.positives_seen / max(self.train_seconds, 1e-9):,.0f}",
+                         f", valid MRR {rec['valid_mrr']:.4f} (best {self.best_mrr:.4f} at epoch {self.best_epoch})"
+                         if "valid_mrr" in rec else "")
         return self.history
 
     def restore_best(self) -> None:
