@@ -14,6 +14,7 @@ from kgpipe.kge import KGEConfig, Trainer, load_dataset, train_and_evaluate
 from kgpipe.kge.data import KnownTriples, from_labeled, parse_triples
 from kgpipe.kge.evaluate import metrics_from_ranks, rank_triples
 from kgpipe.kge.models import KGEModel, build_model
+from kgpipe.kge.train import subsampling_weights
 from tests.conftest import SHARED_DATA, need_shared
 
 FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"
@@ -56,6 +57,31 @@ def test_learns_synthetic_graph(model, extra):
     assert out["test_mrr"] > 0.9, {k: v for k, v in out.items() if k != "settings"}
     assert out["device"] == "cpu" and out["epochs_run"] >= 10
     json.dumps(out)   # JSON-able
+
+
+def test_subsampling_weights_follow_pair_frequencies():
+    # (0, r0) heads three facts, so those three weigh less than the lone (4, r1, 5)
+    train = torch.tensor([[0, 0, 1], [0, 0, 2], [0, 0, 3], [4, 1, 5], [6, 1, 3]])
+    weights = subsampling_weights(train, num_relations=2)
+    pairs = [(h, r) for h, r, _ in train.tolist()] + [(t, -r - 1) for _, r, t in train.tolist()]
+    raw = [(pairs.count((h, r)) + pairs.count((t, -r - 1)) + 8) ** -0.5 for h, r, t in train.tolist()]
+    expected = torch.tensor(raw) / (sum(raw) / len(raw))
+    assert torch.allclose(weights, expected.float())
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert weights[0] == weights[1] == weights[2] < weights[3] == weights[4]
+
+
+@pytest.mark.parametrize("loss", ["margin", "adversarial"])
+def test_a_weighted_step_scales_each_positives_loss(loss):
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(model="transe", dim=8, num_negs=4, chunk_size=4, batch_size=8, loss=loss, device="cpu", seed=0)
+    batch = data.train[:6]
+    weights = torch.tensor([0.5, 1.0, 1.5, 2.0, 0.25, 0.75])
+    # a fresh trainer per call: same seed, same negatives; each loss is per positive, so weight 2 doubles it
+    plain, ones, doubled, weighted = (Trainer(cfg, data).step(batch, weights=w)
+                                      for w in (None, torch.ones(6), torch.full((6,), 2.0), weights))
+    assert ones == pytest.approx(plain) and doubled == pytest.approx(2 * plain)
+    assert weighted != pytest.approx(plain)
 
 
 class TableModel(KGEModel):

@@ -25,6 +25,9 @@ class KGEConfig(BaseModel):
     num_negs: int = Field(64, ge=1, description="negatives per positive")
     chunk_size: int = Field(256, ge=1, description="positives sharing one set of sampled negatives (1 = independent)")
     sampler: Literal["uniform", "bernoulli"] = "uniform"
+    subsampling: bool = Field(False, description="weight each positive by 1/sqrt(frequency of its (head, relation) "
+                              "and (tail, inverse relation)), word2vec's subsampling as in the RotatE code; "
+                              "the weights average 1 over the training set")
     # optimisation
     optimizer: Literal["adam", "adagrad"] = "adam"
     lr: float = Field(0.001, gt=0.0)

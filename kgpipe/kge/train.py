@@ -38,6 +38,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def subsampling_weights(train: torch.Tensor, num_relations: int, start: int = 4) -> torch.Tensor:
+    """Per training triple, 1 / sqrt(count(h, r) + count(t, r^-1)), each count starting at ``start`` (the
+    RotatE code's subsampling): a triple whose head and relation recur in thousands of facts weighs less
+    than a rare one, so the frequent entities of the long-tailed graphs do not dominate the loss. Scaled
+    to mean 1, so the loss stays a per-positive mean and a shard of a distributed batch needs no
+    global sum."""
+    if len(train) == 0:
+        return torch.ones(0)
+    h, r, t = train.cpu().long().unbind(1)
+    keys = torch.cat([h * (2 * num_relations) + r, t * (2 * num_relations) + num_relations + r])
+    _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    frequency = counts[inverse[:len(train)]] + counts[inverse[len(train):]] + 2 * start
+    weights = frequency.double().rsqrt()
+    return (weights / weights.mean()).float()
+
+
 def bernoulli_head_probs(train: torch.Tensor, num_relations: int) -> torch.Tensor:
     """P(corrupt head | r) = tph / (tph + hpt) (Wang et al. 2014); 0.5 for unseen relations."""
     t = train.cpu().numpy()
@@ -94,6 +110,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(stream_seed(cfg.seed, self.rank + 1))
         self.head_probs = (bernoulli_head_probs(dataset.train, dataset.num_relations)
                            if cfg.sampler == "bernoulli" else None)
+        self.weights = subsampling_weights(dataset.train, dataset.num_relations) if cfg.subsampling else None
         self._known = known
         self.epoch = 0
         self.best_mrr = float("-inf")
@@ -113,8 +130,8 @@ class Trainer:
         return self._known
 
     # --- one step ----------------------------------------------------------------------
-    def _loss(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """Summed loss of positive scores (...,) against their negatives' scores (..., N)."""
+    def _loss(self, pos: torch.Tensor, neg: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Summed (weighted) loss of positive scores (...,) against their negatives' scores (..., N)."""
         cfg = self.cfg
         pos, neg = pos.float(), neg.float()
         if cfg.loss == "margin":
@@ -122,11 +139,12 @@ class Trainer:
         else:
             w = torch.softmax(neg * cfg.adversarial_temperature, dim=-1).detach()
             per = -(F.logsigmoid(pos) + (w * F.logsigmoid(-neg)).sum(-1)) / 2
-        return per.sum()
+        return per.sum() if weights is None else (per * weights).sum()
 
-    def step(self, batch: torch.Tensor, global_size: int | None = None) -> float:
-        """One optimizer step on positives (B, 3); returns their summed loss / global_size (the mean
-        loss per positive when this process has the whole batch).
+    def step(self, batch: torch.Tensor, global_size: int | None = None,
+             weights: torch.Tensor | None = None) -> float:
+        """One optimizer step on positives (B, 3), optionally weighted per positive (B,); returns their
+        summed loss / global_size (the mean loss per positive when this process has the whole batch).
 
         Each positive corrupts its head or its tail (uniform or Bernoulli). Positives of one side are
         cut into chunks of cfg.chunk_size; every chunk shares num_negs sampled entities, and all
@@ -151,7 +169,8 @@ class Trainer:
         loss = 0.0
         if B:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-                total = self._chunked_loss(ent, rel, B, plan)
+                total = self._chunked_loss(ent, rel, B, plan,
+                                           None if weights is None else weights.to(self.device))
             total = total * scale
             total.backward()
             loss = float(total.detach())
@@ -186,7 +205,8 @@ class Trainer:
         idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
         return batch, idx, (head.to(self.device), n_chunks)
 
-    def _chunked_loss(self, ent: torch.Tensor, rel: torch.Tensor, B: int, plan) -> torch.Tensor:
+    def _chunked_loss(self, ent: torch.Tensor, rel: torch.Tensor, B: int, plan,
+                      weights: torch.Tensor | None = None) -> torch.Tensor:
         """Summed loss of B positives given their gathered entity rows (heads, tails, negatives).
 
         Every model compares a query with candidate entities through the same ``match``, whichever
@@ -207,10 +227,12 @@ class Trainer:
         sizes = [full * cs, B - full * cs] if full * cs < B else [B]
         loss = torch.zeros((), device=self.device)
         chunks = [full, 1][:len(sizes)]
-        for q, p_, n_ in zip(torch.split(queries, sizes), torch.split(pos, sizes), torch.split(N, chunks)):
+        split_weights = torch.split(weights, sizes) if weights is not None else [None] * len(sizes)
+        for q, p_, n_, w_ in zip(torch.split(queries, sizes), torch.split(pos, sizes), torch.split(N, chunks),
+                                 split_weights):
             c = n_.shape[0]
             neg = m.match(q.reshape(c, -1, q.shape[-1]), n_)             # (c, positives per chunk, num_negs)
-            loss = loss + self._loss(p_.view(c, -1), neg)
+            loss = loss + self._loss(p_.view(c, -1), neg, None if w_ is None else w_.view(c, -1))
         return loss
 
     def train_epoch(self) -> float:
@@ -223,7 +245,7 @@ class Trainer:
         for s in range(0, len(train), self.cfg.batch_size):
             ids = perm[s:s + self.cfg.batch_size]
             mine = ids.tensor_split(self.world_size)[self.rank] if self.world_size > 1 else ids
-            total += self.step(train[mine], len(ids)) * len(ids)
+            total += self.step(train[mine], len(ids), None if self.weights is None else self.weights[mine]) * len(ids)
             n += len(ids)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
