@@ -6,7 +6,7 @@ pyarrow reads them and the rules in ``kgpipe/labeling.py`` do the rest.
 select
     Sentences holding at least two mentions or one ``triples_raw`` fact are sampled by a
     stable hash (``label.max_sentences``). Each sampled sentence is re-parsed inside the very
-    paragraph piece the extract stage parsed (``kgpipe.extraction._prepare``: same cleaning,
+    paragraph piece the extract stage parsed (``kgpipe.extraction.prepare_document``: same cleaning,
     PII masks and paragraph cuts, so offsets agree), and ``sentence_pairs`` turns its
     ``triples_raw`` facts and mention pairs into candidates. Candidates already issued in an
     earlier tasks file or already labelled are left out. Probabilities come from the trained
@@ -147,7 +147,7 @@ def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Ca
     """Candidates of the sampled sentences (module docstring), with features and entity ids."""
     from pyarrow import compute as pc
 
-    from kgpipe.extraction import DocumentInput, Triple, _prepare
+    from kgpipe.extraction import DocumentInput, Triple, prepare_document
     for table in ("documents", "mentions", "triples_raw"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"label select needs the {table} table in {warehouse.root}: "
@@ -167,7 +167,7 @@ def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Ca
         doc = DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
                             paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
                             language=row["language"] or "en", title=row["title"])
-        state, _ = _prepare(doc, config.extract)
+        state, _ = prepare_document(doc, config.extract)
         if state is None:
             continue
         prepared[row["doc_id"]] = state.text

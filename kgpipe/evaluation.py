@@ -794,7 +794,7 @@ def _named(fn: Extractor, name: str) -> Extractor:
     return fn
 
 
-def _mentions(sent, noun_chunks: bool = True) -> list:
+def candidate_mentions(sent, noun_chunks: bool = True) -> list:
     """Entities of the sentence, plus noun chunks overlapping none that are not bare pronouns."""
     ents = list(sent.ents)
     taken = {i for e in ents for i in range(e.start, e.end)}
@@ -817,7 +817,7 @@ def all_pairs_extractor(nlp: "spacy.Language", noun_chunks: bool = True) -> Extr
         doc = nlp(text)
         triples: list[Triple3] = []
         for sent in doc.sents:
-            mentions = _mentions(sent, noun_chunks)
+            mentions = candidate_mentions(sent, noun_chunks)
             for i, a in enumerate(mentions):
                 for b in mentions[i + 1:]:
                     between = doc[a.end:b.start].text.strip() if b.start > a.end else ""

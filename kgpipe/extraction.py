@@ -324,7 +324,7 @@ def _lang_ok(language: str | None, languages: Sequence[str]) -> bool:
 
 _SUBJ = frozenset({"nsubj", "nsubjpass"})
 _NP_MODS = frozenset({"compound", "amod", "nummod", "nmod", "flat"})
-_LITERAL = {"DATE": "date", "TIME": "date", "CARDINAL": "number", "ORDINAL": "number",
+LITERAL_KINDS = {"DATE": "date", "TIME": "date", "CARDINAL": "number", "ORDINAL": "number",
             "MONEY": "quantity", "QUANTITY": "quantity", "PERCENT": "quantity"}
 _PRONOUN_LABEL = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERSON",
                   "his": "PERSON", "hers": "PERSON", "it": "ORG", "its": "ORG"}
@@ -412,11 +412,11 @@ def _arg(tok: "Token", ctx: _Ctx, subject: bool) -> _Arg | None:
     if link is not None:
         s, e = link
         kind, factor = "entity", 1.0
-        if ent is not None and ent.label_ in _LITERAL:
-            kind = _LITERAL[ent.label_]
+        if ent is not None and ent.label_ in LITERAL_KINDS:
+            kind = LITERAL_KINDS[ent.label_]
     elif ent is not None:
         s, e = ent.start, ent.end
-        kind = _LITERAL.get(ent.label_, "entity")
+        kind = LITERAL_KINDS.get(ent.label_, "entity")
         factor = 1.0 if kind == "entity" else 0.95
     else:
         s, e = _np_span(tok)
@@ -504,7 +504,7 @@ def _named_appos(tok: "Token") -> "Token":
     if tok.ent_type_ or tok.pos_ not in ("NOUN", "PROPN"):
         return tok
     for c in tok.children:
-        if c.dep_ == "appos" and c.ent_type_ and c.ent_type_ not in _LITERAL:
+        if c.dep_ == "appos" and c.ent_type_ and c.ent_type_ not in LITERAL_KINDS:
             return c
     return tok
 
@@ -892,7 +892,7 @@ class _DocState:
         self.masks = masks
 
 
-def _prepare(doc: DocumentInput, cfg: ExtractConfig) -> tuple[_DocState | None, dict | None]:
+def prepare_document(doc: DocumentInput, cfg: ExtractConfig) -> tuple[_DocState | None, dict | None]:
     """Checks and text preparation; returns (state, None) or (None, reject row)."""
     raw = doc.text if isinstance(doc.text, str) else ("" if doc.text is None else str(doc.text))
     if not raw.strip():
@@ -1095,7 +1095,7 @@ def extract_documents(nlp: "spacy.Language", documents: Iterable[DocumentInput],
     def feed() -> Iterator[tuple[str, tuple[_DocState, int]]]:
         for doc in documents:
             try:
-                state, reject = _prepare(doc, cfg)
+                state, reject = prepare_document(doc, cfg)
             except Exception as exc:  # noqa: BLE001 - bad input must never stop the stream
                 state, reject = None, _reject(doc, "extract_error", f"{type(exc).__name__}: {exc}",
                                               "")

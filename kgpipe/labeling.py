@@ -16,7 +16,7 @@ Candidates
 A candidate is an ordered pair of argument spans in one sentence: the subject and object of
 a kgpipe triple (``triples_raw`` row, its predicate kept as ``extracted_predicate``), or two
 mentions of the sentence that no triple connects (spaCy entities plus noun chunks that
-overlap no entity and are not bare pronouns: ``kgpipe.evaluation._mentions``, the rule the
+overlap no entity and are not bare pronouns: ``kgpipe.evaluation.candidate_mentions``, the rule the
 ``all_pairs`` baseline uses), ordered as they appear. Offsets of a candidate are characters
 of its sentence text. ``task_id = stable_id("label-task", doc_id, sentence_index, sentence,
 subject span, object span)``: selecting again proposes the same ids.
@@ -221,8 +221,8 @@ def arg_label(span: Span) -> str:
 
 def _sentence_mentions(sent: Span) -> list[Span]:
     # the all_pairs baseline's mention rule (entities + noun chunks), reused rather than copied
-    from kgpipe.evaluation import _mentions
-    return _mentions(sent, True)
+    from kgpipe.evaluation import candidate_mentions
+    return candidate_mentions(sent, True)
 
 
 def _span_of(doc: Doc, start: int, end: int) -> Span | None:
@@ -543,9 +543,9 @@ def object_type(span: Span) -> str:
     """kgpipe's object types for a mention: DATE/TIME date, CARDINAL/ORDINAL number,
     MONEY/QUANTITY/PERCENT quantity, other NER labels and proper nouns entity, else string."""
     # the extractor's own label -> literal type table
-    from kgpipe.extraction import _LITERAL
+    from kgpipe.extraction import LITERAL_KINDS
     if span.label_:
-        return _LITERAL.get(span.label_, "entity")
+        return LITERAL_KINDS.get(span.label_, "entity")
     return "entity" if span.root.pos_ == "PROPN" else "string"
 
 
