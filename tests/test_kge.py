@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -82,6 +83,26 @@ def test_a_weighted_step_scales_each_positives_loss(loss):
                                       for w in (None, torch.ones(6), torch.full((6,), 2.0), weights))
     assert ones == pytest.approx(plain) and doubled == pytest.approx(2 * plain)
     assert weighted != pytest.approx(plain)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_distances_equal_eager_scores_and_gradients():
+    torch.manual_seed(0)
+    for cfg in (KGEConfig(model="transe", p=1, dim=12, gamma=6.0), KGEConfig(model="rotate", dim=6, gamma=6.0)):
+        eager = build_model(cfg, 30, 4)
+        fused = build_model(cfg.model_copy(update={"compile_distances": True}), 30, 4)
+        fused.load_state_dict(eager.state_dict())
+        h, r, t = torch.randint(30, (2, 5)), torch.randint(4, (2, 5)), torch.randint(30, (2, 7))
+        grads = []
+        for model in (eager, fused):
+            model.zero_grad()
+            chunked = model.score_t(h, r, t)            # (2 chunks, 5 queries, 7 candidates), as in training
+            everything = model.score_h(r[0], h[0])      # (5 queries, all 30 entities), as in evaluation
+            (chunked.sum() + everything.sum()).backward()
+            grads.append((chunked.detach(), everything.detach(), model.entity.weight.grad.clone()))
+        for a, b in zip(*grads):
+            assert torch.allclose(a, b, atol=1e-4), cfg.model
 
 
 class TableModel(KGEModel):

@@ -44,4 +44,7 @@ class KGEConfig(BaseModel):
     seed: int = 0
     num_threads: int = Field(0, ge=0, description="torch.set_num_threads; 0 leaves torch's default")
     device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
+    compile_distances: bool = Field(False, description="torch.compile the distance kernels of TransE-L1 and "
+                                    "RotatE (fused: ~1.7x and ~5x faster on CPU); needs a C++ compiler, and "
+                                    "the first step compiles for about a minute")
     amp_bf16: bool = Field(False, description="autocast to bfloat16 on CUDA (ignored on CPU)")

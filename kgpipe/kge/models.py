@@ -4,15 +4,39 @@ Every model scores aligned triples (`score_hrt`) and a batch of queries against 
 entities at once (`score_t` for (h, r, ?), `score_h` for (?, r, t)). Index tensors:
 - h, r, t of shape (B,) with candidates None (all entities) or (N,)  -> scores (B, N);
 - h, r, t of shape (C, B) with candidates (C, N) (one set per chunk)  -> scores (C, B, N).
-Dot-product models and TransE-L2 score a query batch with one matrix product; TransE-L1 uses cdist.
+Dot-product models and TransE-L2 score a query batch with one matrix product; TransE-L1 uses cdist
+and RotatE a blocked broadcast, or with ``compile_distances`` one fused torch.compile kernel each.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+def l1_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """sum_k |q_k - c_k| of every query (..., B, D) with every candidate (..., N, D) -> (..., B, N)."""
+    return (q.unsqueeze(-2) - c.unsqueeze(-3)).abs().sum(-1)
+
+
+def modulus_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """sum_k |q_k - c_k| over complex coordinates (real halves first, imaginary second) -> (..., B, N)."""
+    d = q.unsqueeze(-2) - c.unsqueeze(-3)
+    dr, di = _split(d)
+    return torch.sqrt(dr * dr + di * di + 1e-12).sum(-1)
+
+
+@functools.cache
+def compiled(function):
+    """``torch.compile`` of a distance function, once per process. Inductor fuses the broadcast, the
+    difference and the sum into one loop: the (B, N, D) difference is never stored, where eager PyTorch
+    writes it out (RotatE) or runs cdist's generic kernel (TransE-L1). Measured on this project's
+    2-core CPU, forward and backward, 256 queries x 256 candidates: L1 1.7x faster than cdist at
+    D = 500, RotatE 5.6x faster than eager. Needs a C++ compiler; the first call compiles (~1 min)."""
+    return torch.compile(function, dynamic=None)
 
 
 class KGEModel(nn.Module):
@@ -78,9 +102,10 @@ class TransE(KGEModel):
     """score = gamma - ||h + r - t||_p."""
 
     def __init__(self, num_entities, num_relations, dim, p: int = 2, gamma: float = 0.0,
-                 normalize_entities: bool = True, sparse: bool = False):
+                 normalize_entities: bool = True, sparse: bool = False, compile_distances: bool = False):
         super().__init__(num_entities, num_relations, dim, sparse)
         self.p, self.gamma, self.normalize_entities = p, gamma, normalize_entities
+        self.compile_distances = compile_distances
         nn.init.xavier_uniform_(self.entity.weight)   # as PyKEEN's TransE
         nn.init.xavier_uniform_(self.relation.weight)
         with torch.no_grad():
@@ -97,6 +122,8 @@ class TransE(KGEModel):
         if self.p == 1:
             if c.dim() < q.dim():
                 c = c.expand(*q.shape[:-2], *c.shape)
+            if self.compile_distances:
+                return self.gamma - compiled(l1_distances)(q, c)
             return self.gamma - torch.cdist(q, c, p=1)
         # ||q||^2 - 2 q.c + ||c||^2 : one matrix product
         sq = (q * q).sum(-1, keepdim=True) - 2 * q @ c.transpose(-1, -2) + (c * c).sum(-1).unsqueeze(-2)
@@ -159,9 +186,10 @@ class RotatE(KGEModel):
         return 1
 
     def __init__(self, num_entities, num_relations, dim, gamma: float = 12.0, max_elements: int = 1 << 24,
-                 sparse: bool = False, **_):
+                 sparse: bool = False, compile_distances: bool = False, **_):
         super().__init__(num_entities, num_relations, dim, sparse)
         self.gamma, self.max_elements = gamma, max_elements
+        self.compile_distances = compile_distances
         bound = (gamma + 2.0) / dim
         nn.init.uniform_(self.entity.weight, -bound, bound)
         nn.init.uniform_(self.relation.weight, -math.pi, math.pi)
@@ -179,34 +207,31 @@ class RotatE(KGEModel):
     def query_h(self, r, t):
         return self._rot(t, r, conj=True)  # |h r - t| = |h - t conj(r)|
 
-    @staticmethod
-    def _dist(diff):
-        dr, di = _split(diff)
-        return torch.sqrt(dr * dr + di * di + 1e-12).sum(-1)
-
     def match(self, q, c):
-        # not a matrix product: broadcast in candidate blocks so memory stays bounded
+        # not a matrix product: broadcast in candidate blocks so memory stays bounded (compiled, the
+        # difference is not stored at all, but the blocks keep memory bounded should a shape not fuse)
         n = c.shape[-2]
         per = max(1, self.max_elements // max(1, q[..., 0].numel() * q.shape[-1]))
-        outs = []
-        for s in range(0, n, per):
-            cb = c[..., s:s + per, :]
-            outs.append(self._dist(q.unsqueeze(-2) - cb.unsqueeze(-3)))
+        distances = compiled(modulus_distances) if self.compile_distances else modulus_distances
+        outs = [distances(q, c[..., s:s + per, :]) for s in range(0, n, per)]
         return self.gamma - torch.cat(outs, -1)
 
     def pair(self, q, c):
-        return self.gamma - self._dist(q - c)
+        dr, di = _split(q - c)
+        return self.gamma - torch.sqrt(dr * dr + di * di + 1e-12).sum(-1)
 
 
 def build_model(cfg, num_entities: int, num_relations: int) -> KGEModel:
     sparse = False   # cfg.sparse: the trainer gathers rows itself (RowOptimizer); tables stay dense
     if cfg.model == "transe":
         return TransE(num_entities, num_relations, cfg.dim, p=cfg.p, gamma=cfg.gamma,
-                      normalize_entities=cfg.normalize_entities, sparse=sparse)
+                      normalize_entities=cfg.normalize_entities, sparse=sparse,
+                      compile_distances=cfg.compile_distances)
     if cfg.model == "distmult":
         return DistMult(num_entities, num_relations, cfg.dim, sparse=sparse)
     if cfg.model == "complex":
         return ComplEx(num_entities, num_relations, cfg.dim, sparse=sparse)
     if cfg.model == "rotate":
-        return RotatE(num_entities, num_relations, cfg.dim, gamma=cfg.gamma, sparse=sparse)
+        return RotatE(num_entities, num_relations, cfg.dim, gamma=cfg.gamma, sparse=sparse,
+                      compile_distances=cfg.compile_distances)
     raise ValueError(f"unknown model {cfg.model!r}")
