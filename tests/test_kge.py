@@ -105,6 +105,20 @@ def test_compiled_distances_equal_eager_scores_and_gradients():
             assert torch.allclose(a, b, atol=1e-4), cfg.model
 
 
+@pytest.mark.parametrize("sparse", [True, False])
+def test_learning_rate_decays_after_a_validation_without_improvement(monkeypatch, sparse):
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(model="transe", dim=8, lr=0.01, lr_decay=0.5, eval_every=1, patience=2, epochs=5,
+                    sparse=sparse, device="cpu")
+    trainer = Trainer(cfg, data)
+    mrrs = iter([0.5, 0.4, 0.6, 0.3, 0.2])
+    monkeypatch.setattr(trainer, "validate", lambda: {"mrr": next(mrrs)})
+    history = trainer.fit()
+    # epochs 2 and 4 did not improve: halved each time; epoch 5 is the second bad one in a row: stop
+    assert [round(rec.get("lr", 0), 6) for rec in history] == [0, 0.005, 0, 0.0025, 0]
+    assert trainer.lr == pytest.approx(0.0025) and trainer.stopped and trainer.best_epoch == 3
+
+
 class TableModel(KGEModel):
     """Fixed score tables: tail[h, r, :] scores (h, r, ?); head[r, t, :] scores (?, r, t)."""
 

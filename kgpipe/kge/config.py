@@ -33,6 +33,8 @@ class KGEConfig(BaseModel):
     lr: float = Field(0.001, gt=0.0)
     sparse: bool = Field(False, description="lazy row-wise optimizer: only the embedding rows a batch touches are "
                          "read and updated (lazy Adam like torch SparseAdam, or row-wise Adagrad)")
+    lr_decay: float = Field(1.0, gt=0.0, le=1.0, description="multiply the learning rate by this after a "
+                            "validation that did not improve (reduce on plateau; needs eval_every); 1 = never")
     batch_size: int = Field(1024, ge=1)
     epochs: int = Field(5, ge=0)
     # evaluation and early stopping

@@ -99,6 +99,7 @@ class RowOptimizer:
 
     def load_state_dict(self, sd: dict) -> None:
         self.step_count = sd["step"]
+        self.lr = sd.get("lr", self.lr)   # a decayed rate resumes decayed
         for i, st in sd["state"].items():
             for k, v in st.items():
                 self.state[int(i)][k].copy_(v)

@@ -282,6 +282,10 @@ class Trainer:
                     self.bad_evals += 1
                     if self.bad_evals >= self.cfg.patience:
                         self.stopped = True
+                    elif self.cfg.lr_decay < 1.0:
+                        # smaller steps settle into the minimum the larger ones kept overshooting
+                        self.scale_lr(self.cfg.lr_decay)
+                        rec["lr"] = self.lr
             self.history.append(rec)
             if self.rank == 0:   # long runs (an hour on a CPU) show where they are
                 log.info("epoch %d/%d: loss %.4f, %s positive triples/s so far%s", self.epoch, target, loss,
@@ -289,6 +293,21 @@ class Trainer:
                          f", valid MRR {rec['valid_mrr']:.4f} (best {self.best_mrr:.4f} at epoch {self.best_epoch})"
                          if "valid_mrr" in rec else "")
         return self.history
+
+    @property
+    def lr(self) -> float:
+        if isinstance(self.optimizer, RowOptimizer):
+            return self.optimizer.lr
+        return self.optimizer.param_groups[0]["lr"]
+
+    def scale_lr(self, factor: float) -> None:
+        if isinstance(self.optimizer, RowOptimizer):
+            self.optimizer.lr *= factor
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"] *= factor
+        if self.rank == 0:
+            log.info("learning rate now %.3g", self.lr)
 
     def restore_best(self) -> None:
         if self.best_state is not None:
