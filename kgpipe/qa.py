@@ -223,12 +223,14 @@ def word_forms(word: str) -> frozenset[str]:
     return frozenset(f.lower() for f in forms)
 
 
+def _table_forms(table: dict, word: str) -> frozenset[str]:
+    """What ``table`` lists for any form of ``word``."""
+    return frozenset(x for form in word_forms(word) for x in table.get(form, ()))
+
+
 @functools.lru_cache(maxsize=65536)
 def _paraphrases(word: str) -> frozenset[str]:
-    out: set[str] = set()
-    for form in word_forms(word):
-        out.update(PARAPHRASES.get(form, ()))
-    return frozenset(out)
+    return _table_forms(PARAPHRASES, word)
 
 
 def _inflect(lemma: str, tag: str) -> str:
@@ -630,10 +632,7 @@ NO_MATCH = RelationMatch(0.0, ())
 
 @functools.lru_cache(maxsize=65536)
 def _converses(word: str) -> frozenset[str]:
-    out: set[str] = set()
-    for form in word_forms(word):
-        out.update(CONVERSES.get(form, ()))
-    return frozenset(out)
+    return _table_forms(CONVERSES, word)
 
 
 def relation_score(analysis: Analysis, predicate: str) -> RelationMatch:

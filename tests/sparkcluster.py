@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from kgpipe.warehouse import Warehouse
 from tests.conftest import REPO
 from tests.dumpfactory import GREEK_TEXT, WIKI_TEXT, dump_bytes, page_xml
@@ -21,6 +24,8 @@ from tests.dumpfactory import GREEK_TEXT, WIKI_TEXT, dump_bytes, page_xml
 #: tables whose values come from floating-point sums in a partition-dependent order (compared
 #: with a relative tolerance) and from training (compared by their ids: the vectors are the
 #: trainer's business and tests/test_train_job.py's)
+KGPIPE = Path(sys.executable).with_name("kgpipe")
+needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="a Spark cluster needs Java")
 APPROXIMATE = {"entity_stats"}
 BY_ID = {"embeddings": "entity_id", "relation_embeddings": "predicate"}
 #: the key of each table (no duplicate rows: each key once)

@@ -4,9 +4,7 @@ configuration shipped by kgpipe/submit.py) and its tables equal a local-mode run
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,14 +21,13 @@ from kgpipe.submit import (
 )
 from kgpipe.warehouse import Warehouse
 from tests.sparkcluster import (
+    KGPIPE,
     LocalCluster,
     assert_same_tables,
+    needs_java,
     reference_run,
     session_inputs,
 )
-
-KGPIPE = Path(sys.executable).with_name("kgpipe")
-needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="a Spark cluster needs Java")
 
 
 def test_the_code_is_packaged_once_per_code_hash(tmp_path):

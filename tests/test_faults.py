@@ -16,10 +16,8 @@ import argparse
 import errno
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -33,17 +31,17 @@ from kgpipe.manifest import RunManifest, StageRecord
 from kgpipe.stages import STAGES
 from kgpipe.warehouse import Warehouse
 from tests.sparkcluster import (
+    KGPIPE,
     LocalCluster,
     assert_no_duplicate_keys,
     assert_same_tables,
+    needs_java,
     reference_run,
     rows,
     session_inputs,
     wait_for,
 )
 
-KGPIPE = Path(sys.executable).with_name("kgpipe")
-needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="a Spark cluster needs Java")
 # Killing workers and a driver needs a 3-worker cluster, two faulted runs and a fault-free reference: about
 # 6 minutes on 2 cores, which would take the suite past its 20-minute budget. Opt in where that time is there.
 fault_injection = pytest.mark.skipif(os.environ.get("KGPIPE_FAULT_TESTS") != "1",

@@ -22,11 +22,15 @@ def l1_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return (q.unsqueeze(-2) - c.unsqueeze(-3)).abs().sum(-1)
 
 
-def modulus_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """sum_k |q_k - c_k| over complex coordinates (real halves first, imaginary second) -> (..., B, N)."""
-    d = q.unsqueeze(-2) - c.unsqueeze(-3)
-    dr, di = _split(d)
+def modulus_sum(diff: torch.Tensor) -> torch.Tensor:
+    """sum_k |diff_k| over complex coordinates (real halves first, imaginary second)."""
+    dr, di = _split(diff)
     return torch.sqrt(dr * dr + di * di + 1e-12).sum(-1)
+
+
+def modulus_distances(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """modulus_sum(q - c) of every query (..., B, D) with every candidate (..., N, D) -> (..., B, N)."""
+    return modulus_sum(q.unsqueeze(-2) - c.unsqueeze(-3))
 
 
 @functools.cache
@@ -217,8 +221,7 @@ class RotatE(KGEModel):
         return self.gamma - torch.cat(outs, -1)
 
     def pair(self, q, c):
-        dr, di = _split(q - c)
-        return self.gamma - torch.sqrt(dr * dr + di * di + 1e-12).sum(-1)
+        return self.gamma - modulus_sum(q - c)
 
 
 def build_model(cfg, num_entities: int, num_relations: int) -> KGEModel:

@@ -233,7 +233,7 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
              summary="facts of an entity, outgoing, incoming or both")
     def entity_facts(kg: Graph, entity_id: EntityId, direction: Literal["out", "in", "both"] = "both",
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 100):
-        if kg.store.entity(entity_id) is None:
+        if not kg.store.has_entity(entity_id):
             raise NotFound(f"unknown entity {entity_id!r}")
         return {"entity_id": entity_id, "direction": direction, "version": kg.version,
                 "counts": kg.store.fact_count(entity_id), "facts": kg.store.facts(entity_id, direction, limit)}
