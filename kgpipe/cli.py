@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     for flag, kind in (("--model", str), ("--epochs", int), ("--dim", int), ("--lr", float), ("--loss", str),
                        ("--num-negs", int), ("--batch-size", int), ("--device", str), ("--seed", int)):
         kge.add_argument(flag, type=kind)
+    kge.add_argument("--checkpoint", metavar="FILE",
+                     help="save the trainer's state here after every epoch; when FILE exists, continue from it "
+                          "(same settings; a larger --epochs trains on)")
     kge.add_argument("--kge", dest="kge_overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="any other trainer setting (see kgpipe/kge/config.py), e.g. sampler=bernoulli")
     label = sub.add_parser("label", help="active learning: choose facts for humans to label, import the labels, "
@@ -370,7 +373,11 @@ def _evaluate_kge(args) -> int:
     except ValueError as exc:
         print(f"kgpipe: error: invalid trainer settings: {exc}", file=sys.stderr)
         return 2
-    result = train_and_evaluate(args.dataset, cfg)
+    try:
+        result = train_and_evaluate(args.dataset, cfg, checkpoint=args.checkpoint)
+    except ValueError as exc:   # a checkpoint of other settings
+        print(f"kgpipe: error: {exc}", file=sys.stderr)
+        return 2
     result.pop("history", None)
     print(json.dumps(result, sort_keys=True, default=str))
     return 0

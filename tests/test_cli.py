@@ -67,3 +67,11 @@ def test_eval_kge_prints_one_json_line(tmp_path: Path, capsys):
     assert {"test_hits@1", "test_hits@3", "test_hits@10", "train_seconds", "triples_per_second", "device"} <= set(result)
     assert main(["eval", "kge", "--dataset", str(dataset), "--kge", "no_such_setting=1"]) == 2
     assert "invalid trainer settings" in capsys.readouterr().err
+    ckpt = tmp_path / "rotate.pt"
+    assert main(["eval", "kge", "--dataset", str(dataset), "--model", "rotate", "--epochs", "1", "--dim", "8",
+                 "--checkpoint", str(ckpt), "--kge", "num_threads=1"]) == 0
+    assert ckpt.exists()
+    capsys.readouterr()
+    assert main(["eval", "kge", "--dataset", str(dataset), "--model", "transe", "--epochs", "2", "--dim", "8",
+                 "--checkpoint", str(ckpt)]) == 2
+    assert "other settings: model='rotate' (now 'transe')" in capsys.readouterr().err

@@ -226,6 +226,24 @@ def test_resume_equals_uninterrupted(tmp_path, extra):
     assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
 
 
+def test_checkpointed_run_continues_with_more_epochs(tmp_path):
+    data = triangle_graph(m=20, held=3)
+    settings = dict(dim=8, num_negs=5, chunk_size=4, batch_size=16, seed=3, eval_every=1, patience=10,
+                    num_threads=1, device="cpu", lr_decay=0.5)
+    straight = train_and_evaluate(data, KGEConfig(epochs=4, **settings))
+    ckpt = tmp_path / "run.pt"
+    first = train_and_evaluate(data, KGEConfig(epochs=2, **settings), checkpoint=ckpt)
+    assert first["epochs_run"] == 2 and ckpt.exists()
+    # a stopped run is continued under a new epoch budget, on another thread count
+    more = train_and_evaluate(data, KGEConfig(epochs=4, **{**settings, "num_threads": 2}), checkpoint=ckpt)
+    assert more["epochs_run"] == 4
+    assert more["history"] == straight["history"]
+    for key in ("test_mrr", "test_hits@1", "best_epoch", "valid_mrr"):
+        assert more[key] == straight[key], key
+    with pytest.raises(ValueError, match=r"dim=8 \(now 16\)"):   # what is learned cannot change mid-run
+        train_and_evaluate(data, KGEConfig(epochs=6, **{**settings, "dim": 16}), checkpoint=ckpt)
+
+
 def test_parse_and_load_folder_and_tarball(tmp_path):
     assert parse_triples("a\tr\tb\r\nc\tr\td\r\n\r\n") == [("a", "r", "b"), ("c", "r", "d")]
     with pytest.raises(ValueError):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 from .config import KGEConfig
@@ -10,8 +11,13 @@ from .evaluate import evaluate
 from .train import Trainer
 
 
-def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | None = None) -> dict:
+def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | None = None,
+                       checkpoint: str | Path | None = None) -> dict:
     """Train on train, early-stop on valid (when cfg.eval_every > 0), report filtered test metrics.
+
+    With `checkpoint`, the trainer's state is saved there after every epoch, and a run whose checkpoint
+    exists continues from it: an hour-long CPU run survives being stopped, and one that was still
+    improving goes on with a larger cfg.epochs.
 
     Returns a JSON-able dict: model, settings, test_mrr, test_hits@1/3/10, test_num_ranks,
     train_seconds, triples_per_second (positive training triples per second), eval_seconds,
@@ -23,7 +29,12 @@ def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | No
     known = data.known()
     load_seconds = time.perf_counter() - t0
     trainer = Trainer(cfg, data, known=known)
-    trainer.fit()
+    save = None
+    if checkpoint is not None:
+        if Path(checkpoint).exists():
+            trainer.load_checkpoint(checkpoint)
+        save = partial(Trainer.save_checkpoint, path=checkpoint)
+    trainer.fit(after_epoch=save)
     trainer.restore_best()
     test = evaluate(trainer.model, data.test, known, cfg.eval_batch_size, trainer.device)
     return {

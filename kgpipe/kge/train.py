@@ -5,6 +5,7 @@ import copy
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,10 @@ def make_optimizer(cfg: KGEConfig, params) -> torch.optim.Optimizer:
         return cls(params, lr=cfg.lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return cls(params, lr=cfg.lr)
+
+
+# settings a checkpoint can be continued under: how long, where and how fast, not what is learned
+RESUMABLE_CHANGES = frozenset({"epochs", "num_threads", "device", "eval_batch_size", "compile_distances"})
 
 
 class Trainer:
@@ -265,9 +270,10 @@ class Trainer:
             valid = valid[: self.cfg.valid_max_triples]
         return evaluate(self.model, valid, self.known, self.cfg.eval_batch_size, self.device)
 
-    def fit(self, epochs: int | None = None) -> list[dict]:
+    def fit(self, epochs: int | None = None, after_epoch: Callable[[Trainer], None] | None = None) -> list[dict]:
         """Train until `epochs` epochs in total (default cfg.epochs) or early stopping; keeps the best
-        validated parameters when validation is on."""
+        validated parameters when validation is on. `after_epoch(self)` runs after each epoch (to save a
+        checkpoint, say)."""
         target = self.cfg.epochs if epochs is None else epochs
         while self.epoch < target and not self.stopped:
             loss = self.train_epoch()
@@ -292,6 +298,8 @@ class Trainer:
                          f"{self.positives_seen / max(self.train_seconds, 1e-9):,.0f}",
                          f", valid MRR {rec['valid_mrr']:.4f} (best {self.best_mrr:.4f} at epoch {self.best_epoch})"
                          if "valid_mrr" in rec else "")
+            if after_epoch is not None:
+                after_epoch(self)
         return self.history
 
     @property
@@ -342,7 +350,14 @@ class Trainer:
         tmp.replace(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from `path`. The settings must equal this trainer's, except those that only say how
+        long and where to run (RESUMABLE_CHANGES): a run is continued with more epochs, not changed."""
         state = torch.load(path, map_location=self.device, weights_only=False)
+        ours = self.cfg.model_dump()
+        changed = sorted(k for k, v in state["cfg"].items() if k not in RESUMABLE_CHANGES and ours.get(k) != v)
+        if changed:
+            raise ValueError(f"{path} was trained with other settings: "
+                             + ", ".join(f"{k}={state['cfg'][k]!r} (now {ours.get(k)!r})" for k in changed))
         if len(state["gen"]) != self.world_size:
             raise ValueError(f"{path} was written by {len(state['gen'])} training processes; resume it with "
                              f"as many (this run has {self.world_size})")
