@@ -20,8 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.options.value_provider import StaticValueProvider
+from apache_beam.portability.api import beam_provision_api_pb2
+from apache_beam.runners.portability.fn_api_runner import fn_runner
+from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from kgpipe.config import IngestConfig, load_config
 from kgpipe.datasets import resolve_inputs
@@ -142,10 +145,25 @@ def pipeline_options(cfg: IngestConfig, beam_args: list[str]) -> PipelineOptions
     return PipelineOptions(extra + beam_args)
 
 
+def local_runner(options: PipelineOptions):
+    """The runner for `options`: for DirectRunner, the FnApiRunner it would fall back to.
+
+    DirectRunner first tries the Prism runner, whose binary it downloads from GitHub at run time:
+    offline that fails after leaving an empty /tmp/beam-temp* folder per run, and online the job
+    would run on Prism, which ignores direct_running_mode. So we skip that step, and pass the
+    pipeline options to the workers as DirectRunner does. Other runners are left to Beam."""
+    if options.view_as(StandardOptions).runner not in ("DirectRunner", None):
+        return None
+    provision = beam_provision_api_pb2.ProvisionInfo(
+        pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options()))
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(provision))
+
+
 def run_pipeline(splits: list[InputSplit], cfg: IngestConfig, staging: Path, beam_args: list[str]) -> list[dict]:
     """Run the Beam pipeline into ``staging/<table>/``; returns the stats rows merged per input."""
     written = staging / "_written"
-    with beam.Pipeline(options=pipeline_options(cfg, beam_args)) as pipeline:
+    options = pipeline_options(cfg, beam_args)
+    with beam.Pipeline(runner=local_runner(options), options=options) as pipeline:
         _ = (pipeline | "Splits" >> beam.Create(splits) | "Ingest" >> IngestSplits(cfg)
              | "Write" >> WriteTables(written))
     for name in OUTPUT_TABLES:

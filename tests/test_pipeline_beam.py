@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from kgpipe.inputs import plan_splits
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
-from pipelines.ingest import AccountingError, IngestSplits, check_accounting, run_stage
+from pipelines.ingest import AccountingError, IngestSplits, check_accounting, local_runner, pipeline_options, run_stage
 from tests.dumpfactory import dump_bytes, page_xml
 
 
@@ -33,6 +35,10 @@ def small_inputs(tmp_path: Path) -> list[Path]:
     return [dump, feed]
 
 
+def offline_test_pipeline() -> TestPipeline:
+    return TestPipeline(runner=local_runner(PipelineOptions()))   # no attempt to download Prism
+
+
 def _table(out, name: str, fn):
     return (out | f"Only_{name}" >> beam.Filter(lambda element, n=name: element[0] == n)
             | f"Project_{name}" >> beam.Map(lambda element: fn(element[1])))
@@ -40,7 +46,7 @@ def _table(out, name: str, fn):
 
 def test_ingest_transform_routes_every_record(small_inputs, cfg):
     splits = plan_splits(small_inputs, cfg)
-    with TestPipeline() as p:
+    with offline_test_pipeline() as p:
         out = p | beam.Create(splits) | IngestSplits(cfg)
         assert_that(_table(out, "documents", lambda d: (d["source_kind"], d["title"], d["text"])),
                     equal_to([("wiki", "Grace Hopper", "Grace Hopper was a US Navy officer."),
@@ -60,7 +66,7 @@ def test_shards_of_one_compressed_file_together_read_every_page(tmp_path: Path, 
     dump.write_bytes(gzip.compress(dump_bytes([page_xml(f"P{i}", f"Text {i}.", i + 1) for i in range(9)])))
     splits = plan_splits([dump], cfg.model_copy(update={"shards_per_compressed_file": 3}))
     assert len(splits) == 3
-    with TestPipeline() as p:
+    with offline_test_pipeline() as p:
         out = p | beam.Create(splits) | IngestSplits(cfg)
         assert_that(_table(out, "stats", lambda s: (s["seen"], s["documents"])), equal_to([(3, 3)] * 3),
                     label="stats")
@@ -87,6 +93,18 @@ def test_stage_writes_schema_exact_tables_atomically_and_reruns_identically(smal
     # the previous version stays readable for readers that opened it before the swap
     assert sum(pq.read_metadata(f).num_rows for f in old_files) == 2
     assert not (tmp_path / "wh" / "_staging").exists()
+
+
+def test_local_runs_never_try_to_fetch_the_prism_runner(small_inputs, tmp_path: Path, cfg, monkeypatch):
+    # DirectRunner downloads Prism first; its job server leaves an empty beam-temp* folder when that fails
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    record = run_stage(cfg, StageContext(Warehouse(tmp_path / "wh"), "run-1", str(tmp_path / "cache")),
+                       [str(p) for p in small_inputs])
+    assert record.outputs["documents"] == 2
+    assert not list(system_tmp.glob("beam-temp*"))
+    assert local_runner(pipeline_options(cfg, ["--runner=PortableRunner"])) is None   # others stay Beam's
 
 
 def test_accounting_check_catches_lost_records():
