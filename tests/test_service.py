@@ -4,10 +4,15 @@ bundle reloads that do not disturb running requests."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import socket
+import subprocess
 import sys
 import threading
 import time
 import types
+import urllib.request
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +21,8 @@ from pydantic import ValidationError
 from kgpipe.cli import main
 from kgpipe.config import ServeConfig
 from kgpipe.service import AuthConfigError, create_app
+from kgpipe.service.telemetry import MULTIPROCESS_DIR, forget_dead_workers
+from tests.sparkcluster import KGPIPE
 from tests.test_store import INFERRED, MARRIED, VECTORS, make_bundle
 
 KEY, ENV_KEY = "s3cret-config-key", "env-key"
@@ -297,3 +304,53 @@ def test_a_new_bundle_is_picked_up_without_a_request(tmp_path):
         wait_ready(client, "idx-1")
         make_bundle(tmp_path, run_id="idx-2")
         assert wait_ready(client, "idx-2")["version"] == "idx-2"
+
+
+def _healthz_count(metrics_text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines()
+               if line.startswith("kgpipe_http_requests_total{") and 'endpoint="/healthz"' in line
+               and 'status="200"' in line)
+
+
+def test_metrics_add_up_across_worker_processes(tmp_path):
+    """serve.workers = 2: whichever worker answers a scrape, it reports the requests both served."""
+    make_bundle(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != MULTIPROCESS_DIR}
+    server = subprocess.Popen([str(KGPIPE), "--set", "serve.workers=2", "--set", f"serve.port={port}",
+                               "serve", "--warehouse", str(tmp_path), "--insecure-no-auth"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        workers: set[str] = set()
+        while len(workers) < 2:   # each worker reports the bundle it loaded, under its pid
+            assert server.poll() is None and time.monotonic() < deadline, "two workers did not come up"
+            try:
+                text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.5)
+                continue
+            workers = set(re.findall(r'kgpipe_index_info\{pid="(\d+)",version="idx-1"\} 1\.0', text))
+            time.sleep(0.2)
+        for _ in range(40):
+            assert urllib.request.urlopen(base + "/healthz", timeout=5).status == 200
+        scrapes = [_healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
+                   for _ in range(6)]
+        assert scrapes == [40.0] * 6
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=60)[0]
+    assert "Started parent process" in output, output[-2000:]
+
+
+def test_a_restarted_workers_gauges_are_dropped_and_its_counters_kept(tmp_path):
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    names = [f"gauge_liveall_{exited.pid}.db", f"counter_{exited.pid}.db", f"gauge_liveall_{os.getpid()}.db"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_workers(tmp_path) == [exited.pid]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])

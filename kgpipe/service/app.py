@@ -30,6 +30,7 @@ import importlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -37,7 +38,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, S
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, create_model
 
 from kgpipe import __version__
@@ -50,7 +51,7 @@ from kgpipe.service.auth import (
     keys_from_environment,
 )
 from kgpipe.service.state import GraphHolder, NotReady
-from kgpipe.service.telemetry import MetricsMiddleware, ServiceMetrics
+from kgpipe.service.telemetry import MULTIPROCESS_DIR, MetricsMiddleware, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
              dependencies=[] if settings.public_metrics else authed)
     def prometheus():
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/admin/reload", tags=["operations"], dependencies=authed,
               summary="load the bundle indexes/CURRENT names now")
@@ -333,6 +334,25 @@ def app_from_environment() -> FastAPI:
                       insecure_no_auth=payload["insecure_no_auth"])
 
 
+@contextlib.contextmanager
+def _shared_metrics_folder():
+    """The workers' metrics folder (telemetry.MULTIPROCESS_DIR): the operator's, emptied, since counts of
+    an earlier run would add to ours, or a temporary one removed at exit."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="kgpipe-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR] = folder   # inherited by the workers, read when they import prometheus
+        try:
+            yield folder
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
+
+
 def serve(config: Config, warehouse: str | os.PathLike, insecure_no_auth: bool = False) -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
@@ -341,11 +361,12 @@ def serve(config: Config, warehouse: str | os.PathLike, insecure_no_auth: bool =
         create_app(settings, warehouse, insecure_no_auth)   # fail here, once, on a bad key set-up
         os.environ[ENV_SETTINGS] = json.dumps({"serve": settings.model_dump(), "warehouse": str(warehouse),
                                                "insecure_no_auth": insecure_no_auth})
-        # a worker importing FAISS and torch, or loading spaCy for its first question, can hold the GIL
-        # past uvicorn's 5 s liveness ping on a busy machine and be killed for it: allow 30 s
-        uvicorn.run("kgpipe.service.app:app_from_environment", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers, log_level=settings.log_level,
-                    timeout_worker_healthcheck=30)
+        with _shared_metrics_folder():
+            # a worker importing FAISS and torch, or loading spaCy for its first question, can hold the GIL
+            # past uvicorn's 5 s liveness ping on a busy machine and be killed for it: allow 30 s
+            uvicorn.run("kgpipe.service.app:app_from_environment", factory=True, host=settings.host,
+                        port=settings.port, workers=settings.workers, log_level=settings.log_level,
+                        timeout_worker_healthcheck=30)
         return
     uvicorn.run(create_app(settings, warehouse, insecure_no_auth), host=settings.host, port=settings.port,
                 log_level=settings.log_level)
