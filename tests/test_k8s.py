@@ -102,8 +102,12 @@ def test_the_service_is_probed_on_its_port_and_reached_through_the_service(manif
     assert deployment["spec"]["template"]["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"]
     args, _ = _parser().parse_known_args(container["command"][1:])
     assert args.command == "serve" and args.port == port["containerPort"] and args.host == "0.0.0.0"
-    # the service only reads the warehouse
-    assert all(m.get("readOnly") for m in container["volumeMounts"])
+    # the service only reads the warehouse; its one writable place is an emptyDir /tmp (worker metrics)
+    writable = [m for m in container["volumeMounts"] if not m.get("readOnly")]
+    assert [m["mountPath"] for m in writable] == ["/tmp"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes[writable[0]["name"]] == {"name": "tmp", "emptyDir": {}}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_values_files_override_key_by_key(tmp_path):

@@ -165,6 +165,9 @@ def ingest_job(values: dict) -> dict:
 def service_deployment(values: dict) -> dict:
     service = values["service"]
     volumes, mounts = _volumes(values, warehouse_read_only=True)
+    # the root file system is read-only; serve.workers > 1 shares its metrics through files in /tmp
+    volumes = volumes + [{"name": "tmp", "emptyDir": {}}]
+    mounts = mounts + [{"name": "tmp", "mountPath": "/tmp"}]
     labels = _labels(values, "service")
 
     def probe(path: str, period: int, failures: int) -> dict:
