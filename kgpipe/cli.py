@@ -537,6 +537,11 @@ def submit(stage: str, argv: list[str] | None = None) -> int:
     return main([*global_options, stage, *stage_options])
 
 
+#: command flags that are shorthands for configuration settings
+FLAG_SETTINGS = {"warehouse": "warehouse", "runner": "ingest.runner", "format": "export.format",
+                 "out": "export.out", "master": "spark.master", "host": "serve.host", "port": "serve.port"}
+
+
 def main(argv: list[str] | None = None) -> int:
     # torch's OpenMP threads spin between steps unless told otherwise, and must be told before
     # torch loads: spinning threads starve Spark's and Beam's workers on the same cores
@@ -546,21 +551,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)   # which CPU build it tried, at INFO
-    overrides = list(args.overrides)
-    if getattr(args, "warehouse", None):
-        overrides.append(f"warehouse={args.warehouse}")
-    if getattr(args, "runner", None):
-        overrides.append(f"ingest.runner={args.runner}")
-    if getattr(args, "format", None):
-        overrides.append(f"export.format={args.format}")
-    if getattr(args, "out", None):
-        overrides.append(f"export.out={args.out}")
-    if getattr(args, "master", None):
-        overrides.append(f"spark.master={args.master}")
-    if getattr(args, "host", None):
-        overrides.append(f"serve.host={args.host}")
-    if getattr(args, "port", None):
-        overrides.append(f"serve.port={args.port}")
+    # a command's own flags win over --set
+    overrides = list(args.overrides) + [f"{setting}={getattr(args, flag)}" for flag, setting in FLAG_SETTINGS.items()
+                                        if getattr(args, flag, None)]
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
