@@ -18,11 +18,6 @@ class KGEConfig(BaseModel):
     p: Literal[1, 2] = Field(2, description="TransE distance norm (1 or 2)")
     gamma: float = Field(12.0, description="score offset of distance models: score = gamma - distance")
     normalize_entities: bool = Field(True, description="TransE: renormalise entity rows to unit L2 after each step")
-    init: Literal["xavier", "gamma"] = Field("xavier", description="TransE's initial rows: 'xavier' (as PyKEEN, "
-                                             "relations unit length) or 'gamma' (entities and relations uniform "
-                                             "in +-(gamma + 2) / dim, as the RotatE code: first scores near 0, "
-                                             "where the self-adversarial loss is steepest). RotatE always starts "
-                                             "as 'gamma'; DistMult and ComplEx as 'xavier'")
     # loss and negatives
     loss: Literal["margin", "adversarial"] = "margin"
     margin: float = Field(1.0, ge=0.0, description="margin of the margin ranking loss")

@@ -102,30 +102,18 @@ class KGEModel(nn.Module):
         return self.match(self.query_h(self.relation(r), self.entity(t)), self._cands(cands))
 
 
-def gamma_bound(gamma: float, dim: int) -> float:
-    """The RotatE code's initial range for its distance models: with rows uniform in +-bound, a distance
-    over `dim` coordinates starts close to gamma, so the first scores are near 0."""
-    return (gamma + 2.0) / dim
-
-
 class TransE(KGEModel):
     """score = gamma - ||h + r - t||_p."""
 
     def __init__(self, num_entities, num_relations, dim, p: int = 2, gamma: float = 0.0,
-                 normalize_entities: bool = True, sparse: bool = False, compile_distances: bool = False,
-                 init: str = "xavier"):
+                 normalize_entities: bool = True, sparse: bool = False, compile_distances: bool = False):
         super().__init__(num_entities, num_relations, dim, sparse)
         self.p, self.gamma, self.normalize_entities = p, gamma, normalize_entities
         self.compile_distances = compile_distances
-        if init == "gamma":
-            bound = gamma_bound(gamma, dim)
-            nn.init.uniform_(self.entity.weight, -bound, bound)
-            nn.init.uniform_(self.relation.weight, -bound, bound)
-        else:
-            nn.init.xavier_uniform_(self.entity.weight)   # as PyKEEN's TransE
-            nn.init.xavier_uniform_(self.relation.weight)
-            with torch.no_grad():
-                self.relation.weight.copy_(F.normalize(self.relation.weight, dim=-1))
+        nn.init.xavier_uniform_(self.entity.weight)   # as PyKEEN's TransE
+        nn.init.xavier_uniform_(self.relation.weight)
+        with torch.no_grad():
+            self.relation.weight.copy_(F.normalize(self.relation.weight, dim=-1))
         self.post_step()
 
     def query_t(self, h, r):
@@ -206,7 +194,7 @@ class RotatE(KGEModel):
         super().__init__(num_entities, num_relations, dim, sparse)
         self.gamma, self.max_elements = gamma, max_elements
         self.compile_distances = compile_distances
-        bound = gamma_bound(gamma, dim)
+        bound = (gamma + 2.0) / dim
         nn.init.uniform_(self.entity.weight, -bound, bound)
         nn.init.uniform_(self.relation.weight, -math.pi, math.pi)
 
@@ -241,7 +229,7 @@ def build_model(cfg, num_entities: int, num_relations: int) -> KGEModel:
     if cfg.model == "transe":
         return TransE(num_entities, num_relations, cfg.dim, p=cfg.p, gamma=cfg.gamma,
                       normalize_entities=cfg.normalize_entities, sparse=sparse,
-                      compile_distances=cfg.compile_distances, init=cfg.init)
+                      compile_distances=cfg.compile_distances)
     if cfg.model == "distmult":
         return DistMult(num_entities, num_relations, cfg.dim, sparse=sparse)
     if cfg.model == "complex":
