@@ -6,7 +6,9 @@ RotatE, self-adversarial negative sampling, its code's subsampling weights, dim 
 (TransE) / 0.338 (RotatE) and WN18RR 0.226 / 0.476. The schedule is the one measured on this project's
 CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.001, validation every 5
 epochs, the rate divided by 10 on a validation without improvement, stop on the third. On the CPU that
-schedule gave FB15k-237 TransE (dim 500) and WN18RR RotatE (dim 250) their targets (README). Targets
+schedule gave FB15k-237 TransE (dim 500) and WN18RR RotatE (dim 250) their targets (README), but left
+WN18RR TransE at 0.216; ``--schedule paper`` runs the paper's schedule instead (five times the epochs,
+a GPU's work: ``--schedule paper --only wn18rr:transe``). Targets
 here: FB15k-237 TransE >= 0.31, RotatE >= 0.33; WN18RR TransE >= 0.22, RotatE >= 0.47. Meant for a
 GPU; on a CPU ``--epoch-scale 0.01`` checks that it runs.
 
@@ -26,10 +28,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kg"
 #: dataset -> file name in ``--data``; model -> settings
-SCHEDULE = dict(lr=0.001, epochs=80, eval_every=5, valid_max_triples=3000, patience=3, lr_decay=0.1,
-                subsampling=True, loss="adversarial")
-FB15K237 = dict(SCHEDULE, gamma=9.0, adversarial_temperature=1.0, num_negs=256, batch_size=1024, dim=1000)
-WN18RR = dict(SCHEDULE, gamma=6.0, adversarial_temperature=0.5, num_negs=1024, batch_size=512, dim=500)
+COMMON = dict(subsampling=True, loss="adversarial", valid_max_triples=3000)
+FB15K237 = dict(COMMON, gamma=9.0, adversarial_temperature=1.0, num_negs=256, batch_size=1024, dim=1000)
+WN18RR = dict(COMMON, gamma=6.0, adversarial_temperature=0.5, num_negs=1024, batch_size=512, dim=500)
 TRANSE = dict(model="transe", p=1, normalize_entities=False)
 RUNS: dict[str, dict] = {
     "fb15k-237:transe": {"file": "FB15k-237.tar.gz", "target": 0.31, "settings": {**FB15K237, **TRANSE}},
@@ -37,12 +38,24 @@ RUNS: dict[str, dict] = {
     "wn18rr:transe": {"file": "WN18RR.tar.gz", "target": 0.22, "settings": {**WN18RR, **TRANSE}},
     "wn18rr:rotate": {"file": "WN18RR.tar.gz", "target": 0.47, "settings": {**WN18RR, "model": "rotate"}},
 }
+MEASURED = dict(lr=0.001, epochs=80, eval_every=5, patience=3, lr_decay=0.1)
+
+
+def paper_schedule(file: str) -> dict:
+    """The RotatE code's: Adam at lr 5e-5 for 100,000 steps of 1024 (FB15k-237) or 80,000 of 512 (WN18RR),
+    divided by 10 halfway; validation only keeps the best parameters (no early stop)."""
+    epochs = 376 if file.startswith("FB15k-237") else 472
+    return dict(lr=5e-5, epochs=epochs, lr_decay=0.1, lr_decay_at=[epochs // 2], eval_every=25, patience=1000)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder with FB15k-237.tar.gz and WN18RR.tar.gz")
     parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
+    parser.add_argument("--schedule", choices=["measured", "paper"], default="measured",
+                        help="measured: lr 0.001, 80 epochs at most, lr / 10 on a flat validation (what met the "
+                             "targets on the CPU); paper: the RotatE code's 376-472 epochs at lr 5e-5, which "
+                             "WN18RR TransE needs to reach 0.22")
     parser.add_argument("--epoch-scale", type=float, default=1.0, help="multiply every run's epochs (CPU smoke: 0.01)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
@@ -60,8 +73,11 @@ def main() -> int:
         if not path.exists():
             print(f"bench/kge_quality.py: {path} is missing", file=sys.stderr)
             return 2
-        settings = {**run["settings"], "device": args.device, "sparse": True, **extra}
+        schedule = MEASURED if args.schedule == "measured" else paper_schedule(run["file"])
+        settings = {**run["settings"], **schedule, "device": args.device, "sparse": True, **extra}
         settings["epochs"] = max(1, round(settings["epochs"] * args.epoch_scale))
+        if settings.get("lr_decay_at"):   # the schedule's step scales with the epochs
+            settings["lr_decay_at"] = [max(1, round(e * args.epoch_scale)) for e in settings["lr_decay_at"]]
         result = train_and_evaluate(path, KGEConfig(**settings))
         result.pop("history", None)
         results[name] = result

@@ -119,6 +119,20 @@ def test_learning_rate_decays_after_a_validation_without_improvement(monkeypatch
     assert trainer.lr == pytest.approx(0.0025) and trainer.stopped and trainer.best_epoch == 3
 
 
+def test_a_fixed_schedule_decays_at_its_epochs_only(monkeypatch):
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(model="transe", dim=8, lr=0.01, lr_decay=0.1, lr_decay_at=[2, 4], eval_every=1, patience=5,
+                    epochs=5, sparse=True, device="cpu")
+    trainer = Trainer(cfg, data)
+    mrrs = iter([0.5, 0.4, 0.3, 0.6, 0.2])   # flat validations do not decay it as well
+    monkeypatch.setattr(trainer, "validate", lambda: {"mrr": next(mrrs)})
+    history = trainer.fit()
+    assert [round(rec.get("lr", 0), 6) for rec in history] == [0, 0.001, 0, 0.0001, 0]
+    assert trainer.lr == pytest.approx(0.0001) and not trainer.stopped
+    with pytest.raises(ValueError, match="lr_decay_at needs lr_decay < 1"):
+        KGEConfig(lr_decay_at=[10])
+
+
 class TableModel(KGEModel):
     """Fixed score tables: tail[h, r, :] scores (h, r, ?); head[r, t, :] scores (?, r, t)."""
 

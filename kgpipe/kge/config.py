@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class KGEConfig(BaseModel):
@@ -34,7 +34,11 @@ class KGEConfig(BaseModel):
     sparse: bool = Field(False, description="lazy row-wise optimizer: only the embedding rows a batch touches are "
                          "read and updated (lazy Adam like torch SparseAdam, or row-wise Adagrad)")
     lr_decay: float = Field(1.0, gt=0.0, le=1.0, description="multiply the learning rate by this after a "
-                            "validation that did not improve (reduce on plateau; needs eval_every); 1 = never")
+                            "validation that did not improve (reduce on plateau; needs eval_every), or at the "
+                            "epochs of lr_decay_at; 1 = never")
+    lr_decay_at: list[int] = Field(default_factory=list, description="a fixed schedule instead of reduce on "
+                                   "plateau: multiply the learning rate by lr_decay after these epochs (the "
+                                   "RotatE code divides it by 10 halfway)")
     batch_size: int = Field(1024, ge=1)
     epochs: int = Field(5, ge=0)
     # evaluation and early stopping
@@ -50,3 +54,9 @@ class KGEConfig(BaseModel):
                                     "RotatE (fused: ~1.7x and ~5x faster on CPU); needs a C++ compiler, and "
                                     "the first step compiles for about a minute")
     amp_bf16: bool = Field(False, description="autocast to bfloat16 on CUDA (ignored on CPU)")
+
+    @model_validator(mode="after")
+    def _schedule_decays(self) -> KGEConfig:
+        if self.lr_decay_at and (self.lr_decay >= 1.0 or min(self.lr_decay_at) < 1):
+            raise ValueError("lr_decay_at needs lr_decay < 1 and epochs >= 1")
+        return self

@@ -278,6 +278,9 @@ class Trainer:
         while self.epoch < target and not self.stopped:
             loss = self.train_epoch()
             rec = {"epoch": self.epoch, "loss": loss}
+            if self.epoch in self.cfg.lr_decay_at:
+                self.scale_lr(self.cfg.lr_decay)
+                rec["lr"] = self.lr
             if self.cfg.eval_every and self.epoch % self.cfg.eval_every == 0 and len(self.data.valid):
                 m = self.validate()
                 rec["valid_mrr"] = m["mrr"]
@@ -288,7 +291,7 @@ class Trainer:
                     self.bad_evals += 1
                     if self.bad_evals >= self.cfg.patience:
                         self.stopped = True
-                    elif self.cfg.lr_decay < 1.0:
+                    elif self.cfg.lr_decay < 1.0 and not self.cfg.lr_decay_at:
                         # smaller steps settle into the minimum the larger ones kept overshooting
                         self.scale_lr(self.cfg.lr_decay)
                         rec["lr"] = self.lr
