@@ -122,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("--num-negs", int), ("--batch-size", int), ("--device", str), ("--seed", int)):
         kge.add_argument(flag, type=kind)
     kge.add_argument("--checkpoint", metavar="FILE",
-                     help="save the trainer's state here after every epoch; when FILE exists, continue from it "
-                          "(same settings; a larger --epochs trains on)")
+                     help="save the trainer's state here (after an epoch, at most once a minute, and at the "
+                          "end); when FILE exists, continue from it (same settings; a larger --epochs trains on)")
     kge.add_argument("--kge", dest="kge_overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="any other trainer setting (see kgpipe/kge/config.py), e.g. sampler=bernoulli")
     label = sub.add_parser("label", help="active learning: choose facts for humans to label, import the labels, "
@@ -359,6 +359,7 @@ def _evaluate_kge(args) -> int:
     import yaml
 
     from kgpipe.kge import KGEConfig, train_and_evaluate
+    from kgpipe.kge.train import CheckpointMismatch
     settings = {name: getattr(args, name) for name in ("model", "epochs", "dim", "lr", "loss", "num_negs",
                                                         "batch_size", "device", "seed")
                 if getattr(args, name) is not None}
@@ -375,7 +376,7 @@ def _evaluate_kge(args) -> int:
         return 2
     try:
         result = train_and_evaluate(args.dataset, cfg, checkpoint=args.checkpoint)
-    except ValueError as exc:   # a checkpoint of other settings
+    except CheckpointMismatch as exc:
         print(f"kgpipe: error: {exc}", file=sys.stderr)
         return 2
     result.pop("history", None)

@@ -258,6 +258,19 @@ def test_checkpointed_run_continues_with_more_epochs(tmp_path):
         train_and_evaluate(data, KGEConfig(epochs=6, **{**settings, "dim": 16}), checkpoint=ckpt)
 
 
+def test_checkpoints_are_written_at_most_once_a_minute_and_at_the_end(tmp_path, monkeypatch):
+    from kgpipe.kge import api
+    saved = []
+    monkeypatch.setattr(Trainer, "save_checkpoint", lambda self, path: saved.append(self.epoch))
+    cfg = KGEConfig(dim=8, num_negs=5, chunk_size=4, batch_size=16, epochs=3, num_threads=1, device="cpu")
+    train_and_evaluate(triangle_graph(m=20, held=3), cfg, checkpoint=tmp_path / "run.pt")
+    assert saved == [3]                                 # fast epochs: only the last state
+    monkeypatch.setattr(api, "CHECKPOINT_SECONDS", 0.0)
+    saved.clear()
+    train_and_evaluate(triangle_graph(m=20, held=3), cfg, checkpoint=tmp_path / "other.pt")
+    assert saved == [1, 2, 3]                           # every epoch once due, the end not twice
+
+
 def test_parse_and_load_folder_and_tarball(tmp_path):
     assert parse_triples("a\tr\tb\r\nc\tr\td\r\n\r\n") == [("a", "r", "b"), ("c", "r", "d")]
     with pytest.raises(ValueError):

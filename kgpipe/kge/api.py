@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 
 from .config import KGEConfig
@@ -10,12 +9,15 @@ from .data import KGDataset, load_dataset
 from .evaluate import evaluate
 from .train import Trainer
 
+#: at most one checkpoint per this many seconds of training (besides the last one)
+CHECKPOINT_SECONDS = 60.0
+
 
 def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | None = None,
                        checkpoint: str | Path | None = None) -> dict:
     """Train on train, early-stop on valid (when cfg.eval_every > 0), report filtered test metrics.
 
-    With `checkpoint`, the trainer's state is saved there after every epoch, and a run whose checkpoint
+    With `checkpoint`, the trainer's state is saved there (see _ThrottledSaver), and a run whose checkpoint
     exists continues from it: an hour-long CPU run survives being stopped, and one that was still
     improving goes on with a larger cfg.epochs.
 
@@ -29,12 +31,15 @@ def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | No
     known = data.known()
     load_seconds = time.perf_counter() - t0
     trainer = Trainer(cfg, data, known=known)
-    save = None
-    if checkpoint is not None:
+    if checkpoint is None:
+        trainer.fit()
+    else:
+        saver = _ThrottledSaver(checkpoint)
         if Path(checkpoint).exists():
             trainer.load_checkpoint(checkpoint)
-        save = partial(Trainer.save_checkpoint, path=checkpoint)
-    trainer.fit(after_epoch=save)
+            saver.saved_epoch = trainer.epoch
+        trainer.fit(after_epoch=saver)
+        saver(trainer, final=True)
     trainer.restore_best()
     test = evaluate(trainer.model, data.test, known, cfg.eval_batch_size, trainer.device)
     return {
@@ -57,3 +62,17 @@ def train_and_evaluate(dataset_path: str | Path | KGDataset, cfg: KGEConfig | No
         "valid_mrr": trainer.best_mrr if trainer.best_state is not None else None,
         "history": trainer.history,
     }
+
+
+class _ThrottledSaver:
+    """Saves the trainer after an epoch when CHECKPOINT_SECONDS have passed since the last save, and once
+    at the end: a GPU epoch can take a fraction of a second, a checkpoint hundreds of megabytes."""
+
+    def __init__(self, path: str | Path):
+        self.path, self.saved_epoch, self.saved_at = path, -1, time.monotonic()
+
+    def __call__(self, trainer: Trainer, final: bool = False) -> None:
+        due = final or time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS
+        if due and trainer.epoch != self.saved_epoch:
+            trainer.save_checkpoint(self.path)
+            self.saved_epoch, self.saved_at = trainer.epoch, time.monotonic()

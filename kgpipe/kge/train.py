@@ -85,6 +85,10 @@ def make_optimizer(cfg: KGEConfig, params) -> torch.optim.Optimizer:
         return cls(params, lr=cfg.lr)
 
 
+class CheckpointMismatch(ValueError):
+    """A checkpoint that this trainer cannot continue (other settings or process count)."""
+
+
 # settings a checkpoint can be continued under: how long, where and how fast, not what is learned
 RESUMABLE_CHANGES = frozenset({"epochs", "num_threads", "device", "eval_batch_size", "compile_distances"})
 
@@ -359,10 +363,10 @@ class Trainer:
         ours = self.cfg.model_dump()
         changed = sorted(k for k, v in state["cfg"].items() if k not in RESUMABLE_CHANGES and ours.get(k) != v)
         if changed:
-            raise ValueError(f"{path} was trained with other settings: "
+            raise CheckpointMismatch(f"{path} was trained with other settings: "
                              + ", ".join(f"{k}={state['cfg'][k]!r} (now {ours.get(k)!r})" for k in changed))
         if len(state["gen"]) != self.world_size:
-            raise ValueError(f"{path} was written by {len(state['gen'])} training processes; resume it with "
+            raise CheckpointMismatch(f"{path} was written by {len(state['gen'])} training processes; resume it with "
                              f"as many (this run has {self.world_size})")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -42,7 +42,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:   # someone else's process: alive
-        return True
+        pass
     return True
 
 
