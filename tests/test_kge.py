@@ -258,6 +258,20 @@ def test_checkpointed_run_continues_with_more_epochs(tmp_path):
         train_and_evaluate(data, KGEConfig(epochs=6, **{**settings, "dim": 16}), checkpoint=ckpt)
 
 
+def test_a_resumed_run_takes_a_new_decay_schedule_from_its_epoch_on(tmp_path):
+    data = triangle_graph(m=20, held=3)
+    settings = dict(dim=8, num_negs=5, chunk_size=4, batch_size=16, seed=3, eval_every=1, patience=10,
+                    num_threads=1, device="cpu", lr=0.01, lr_decay=0.1)
+    planned = train_and_evaluate(data, KGEConfig(epochs=4, lr_decay_at=[3], **settings))
+    ckpt = tmp_path / "run.pt"
+    train_and_evaluate(data, KGEConfig(epochs=2, **settings), checkpoint=ckpt)
+    # the first two epochs had no fixed decays, so plateau decays were on; the decay at 3 is added now
+    later = train_and_evaluate(data, KGEConfig(epochs=4, lr_decay_at=[1, 3], **settings), checkpoint=ckpt)
+    assert [h.get("lr") for h in later["history"]] == [None, None, pytest.approx(0.001), None]
+    assert later["history"] == planned["history"]   # as if planned from the start: no plateau decay came first
+    assert later["test_mrr"] == planned["test_mrr"]
+
+
 def test_checkpoints_are_written_at_most_once_a_minute_and_at_the_end(tmp_path, monkeypatch):
     from kgpipe.kge import api
     saved = []
