@@ -4,11 +4,11 @@ Models and sizes follow the RotatE paper (Sun et al., ICLR 2019, Table 11: Trans
 RotatE, self-adversarial negative sampling, its code's subsampling weights, dim 1000 on FB15k-237 and
 500 on WN18RR, gamma 9 / 6, temperature 1 / 0.5, 256 / 1024 negatives); it reports FB15k-237 MRR 0.332
 (TransE) / 0.338 (RotatE) and WN18RR 0.226 / 0.476. The schedule is the one measured on this project's
-CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.001, validation every 5
-epochs, the rate divided by 10 on a validation without improvement, stop on the third. On the CPU that
-schedule gave FB15k-237 TransE (dim 500) and WN18RR RotatE (dim 250) their targets (README), but left
-WN18RR TransE at 0.216 and FB15k-237 RotatE (dim 500) at 0.322; ``--schedule paper`` runs the paper's
-schedule instead (five times the epochs, a GPU's work). Targets
+CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.001 (WN18RR TransE:
+0.0003), validation every 5 epochs, the rate divided by 10 on a validation without improvement, stop on
+the third. On the CPU that schedule gave FB15k-237 TransE (dim 500), WN18RR TransE and WN18RR RotatE
+(dim 250) their targets (README), but left FB15k-237 RotatE (dim 500) at 0.322; ``--schedule paper``
+runs the paper's schedule instead (five times the epochs, a GPU's work). Targets
 here: FB15k-237 TransE >= 0.31, RotatE >= 0.33; WN18RR TransE >= 0.22, RotatE >= 0.47. Meant for a
 GPU; on a CPU ``--epoch-scale 0.01`` checks that it runs.
 
@@ -35,9 +35,13 @@ TRANSE = dict(model="transe", p=1, normalize_entities=False)
 RUNS: dict[str, dict] = {
     "fb15k-237:transe": {"file": "FB15k-237.tar.gz", "target": 0.31, "settings": {**FB15K237, **TRANSE}},
     "fb15k-237:rotate": {"file": "FB15k-237.tar.gz", "target": 0.33, "settings": {**FB15K237, "model": "rotate"}},
-    "wn18rr:transe": {"file": "WN18RR.tar.gz", "target": 0.22, "settings": {**WN18RR, **TRANSE}},
+    # lr 0.001 levelled off at valid 0.213 before its decay and tested 0.216; at 0.0003 validation
+    # climbed to 0.2205 by epoch 65 and the run tested 0.223 (README)
+    "wn18rr:transe": {"file": "WN18RR.tar.gz", "target": 0.22, "settings": {**WN18RR, **TRANSE},
+                      "measured": dict(lr=0.0003, epochs=100)},
     "wn18rr:rotate": {"file": "WN18RR.tar.gz", "target": 0.47, "settings": {**WN18RR, "model": "rotate"}},
 }
+#: the schedule measured on the CPU; a run's "measured" entry overrides it
 MEASURED = dict(lr=0.001, epochs=80, eval_every=5, patience=3, lr_decay=0.1)
 
 
@@ -53,9 +57,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with FB15k-237.tar.gz and WN18RR.tar.gz")
     parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
     parser.add_argument("--schedule", choices=["measured", "paper"], default="measured",
-                        help="measured: lr 0.001, 80 epochs at most, lr / 10 on a flat validation (what met the "
-                             "targets on the CPU); paper: the RotatE code's 376-472 epochs at lr 5e-5, which "
-                             "WN18RR TransE needs to reach 0.22")
+                        help="measured: lr 0.001 for 80 epochs at most (WN18RR TransE: 0.0003, 100), lr / 10 on "
+                             "a flat validation (what met three targets on the CPU); paper: the RotatE code's "
+                             "376-472 epochs at lr 5e-5, for FB15k-237 RotatE (0.322 on the CPU)")
     parser.add_argument("--epoch-scale", type=float, default=1.0, help="multiply every run's epochs (CPU smoke: 0.01)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
@@ -73,7 +77,8 @@ def main() -> int:
         if not path.exists():
             print(f"bench/kge_quality.py: {path} is missing", file=sys.stderr)
             return 2
-        schedule = MEASURED if args.schedule == "measured" else paper_schedule(run["file"])
+        schedule = ({**MEASURED, **run.get("measured", {})} if args.schedule == "measured"
+                    else paper_schedule(run["file"]))
         settings = {**run["settings"], **schedule, "device": args.device, "sparse": True, **extra}
         settings["epochs"] = max(1, round(settings["epochs"] * args.epoch_scale))
         if settings.get("lr_decay_at"):   # the schedule's step scales with the epochs
