@@ -89,9 +89,8 @@ class CheckpointMismatch(ValueError):
     """A checkpoint that this trainer cannot continue (other settings or process count)."""
 
 
-# settings a checkpoint can be continued under: how long, where and how fast, not what is learned; and the
-# fixed decay epochs, so that a long run still climbing at its rate can be given its decay when it levels
-# off (epochs already trained are not revisited: the resumed run decays at listed epochs still ahead)
+# settings a checkpoint can be continued under: how long, where and how fast to run, and the fixed decay
+# epochs still ahead, so that a long run still climbing at its rate can be given its decay when it levels off
 RESUMABLE_CHANGES = frozenset({"epochs", "num_threads", "device", "eval_batch_size", "compile_distances",
                                "lr_decay_at"})
 
@@ -361,7 +360,7 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from `path`. The settings must equal this trainer's, except those that only say how
-        long and where to run, and the fixed decay epochs (RESUMABLE_CHANGES): a run is continued, not changed."""
+        long and where to run, and the decay epochs still ahead (RESUMABLE_CHANGES)."""
         state = torch.load(path, map_location=self.device, weights_only=False)
         ours = self.cfg.model_dump()
         changed = sorted(k for k, v in state["cfg"].items() if k not in RESUMABLE_CHANGES and ours.get(k) != v)
