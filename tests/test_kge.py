@@ -272,6 +272,35 @@ def test_a_resumed_run_takes_a_new_decay_schedule_from_its_epoch_on(tmp_path):
     assert later["test_mrr"] == planned["test_mrr"]
 
 
+def test_a_checkpoint_from_before_a_setting_existed_compares_at_its_default(tmp_path):
+    data = triangle_graph(m=20, held=3)
+    settings = dict(dim=8, num_negs=5, chunk_size=4, batch_size=16, num_threads=1, device="cpu")
+    ckpt = tmp_path / "run.pt"
+    train_and_evaluate(data, KGEConfig(epochs=1, **settings), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=False)
+    del state["cfg"]["relation_lr_scale"]            # as written before the setting was added
+    torch.save(state, ckpt)
+    with pytest.raises(ValueError, match=r"relation_lr_scale=1.0 \(now 2.0\)"):
+        train_and_evaluate(data, KGEConfig(epochs=2, relation_lr_scale=2.0, **settings), checkpoint=ckpt)
+    assert train_and_evaluate(data, KGEConfig(epochs=2, **settings), checkpoint=ckpt)["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+@pytest.mark.parametrize("sparse", [True, False], ids=["row-wise", "dense"])
+def test_the_relation_table_steps_at_its_scaled_rate(optimizer, sparse):
+    """The first step of Adam or Adagrad moves each coordinate by lr * g / |g|, so the largest move in a
+    table is its rate: relation phases move relation_lr_scale times as far as entity coordinates."""
+    data = triangle_graph(m=20, held=3)
+    cfg = KGEConfig(model="rotate", dim=8, num_negs=4, chunk_size=4, batch_size=16, loss="adversarial", lr=1e-4,
+                    relation_lr_scale=50.0, optimizer=optimizer, sparse=sparse, device="cpu")
+    trainer = Trainer(cfg, data)
+    tables = (trainer.model.entity.weight, trainer.model.relation.weight)
+    before = [w.detach().clone() for w in tables]
+    trainer.step(data.train[:16])
+    moved = [float((w.detach() - b).abs().max()) for w, b in zip(tables, before)]
+    assert moved == [pytest.approx(1e-4, rel=1e-3), pytest.approx(5e-3, rel=1e-3)]
+
+
 def test_checkpoints_are_written_at_most_once_a_minute_and_at_the_end(tmp_path, monkeypatch):
     from kgpipe.kge import api
     saved = []

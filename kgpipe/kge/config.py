@@ -31,6 +31,10 @@ class KGEConfig(BaseModel):
     # optimisation
     optimizer: Literal["adam", "adagrad"] = "adam"
     lr: float = Field(0.001, gt=0.0)
+    relation_lr_scale: float = Field(1.0, gt=0.0, description="the relation table's learning rate is lr times "
+                                     "this. The RotatE code stores each phase divided by pi*dim/(gamma+2), "
+                                     "which under Adam is this scale at pi*dim/(gamma+2): its phases step that "
+                                     "many times further than entity coordinates (about 143 at dim 500, gamma 9)")
     sparse: bool = Field(False, description="lazy row-wise optimizer: only the embedding rows a batch touches are "
                          "read and updated (lazy Adam like torch SparseAdam, or row-wise Adagrad)")
     lr_decay: float = Field(1.0, gt=0.0, le=1.0, description="multiply the learning rate by this after a "

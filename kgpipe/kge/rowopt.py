@@ -34,8 +34,9 @@ def _fused(kind: str, device: torch.device) -> Callable | None:
 
 class RowOptimizer:
     def __init__(self, tables: list[torch.Tensor], kind: str = "adam", lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, lr_scales: list[float] | None = None):
         self.tables, self.kind, self.lr, self.betas, self.eps = tables, kind, lr, betas, eps
+        self.lr_scales = lr_scales or [1.0] * len(tables)   # table i steps at lr * lr_scales[i]
         self.step_count = 0
         if kind == "adam":
             self.state = [{"exp_avg": torch.zeros_like(w), "exp_avg_sq": torch.zeros_like(w)} for w in tables]
@@ -60,35 +61,35 @@ class RowOptimizer:
             grad = grad.contiguous()
             if self.kind == "adam":
                 m, v = st["exp_avg"].index_select(0, rows), st["exp_avg_sq"].index_select(0, rows)
-                self._adam(w, grad, m, v, step)
+                self._adam(w, grad, m, v, step, self.lr * self.lr_scales[i])
                 st["exp_avg"].index_copy_(0, rows, m)
                 st["exp_avg_sq"].index_copy_(0, rows, v)
             else:
                 s = st["sum"].index_select(0, rows)
-                self._adagrad(w, grad, s, step)
+                self._adagrad(w, grad, s, step, self.lr * self.lr_scales[i])
                 st["sum"].index_copy_(0, rows, s)
             constrained = project[i](w) if project and i in project else None
             table.index_copy_(0, rows, w if constrained is None else constrained)
 
-    def _adam(self, w, grad, m, v, step) -> None:
+    def _adam(self, w, grad, m, v, step, lr: float) -> None:
         b1, b2 = self.betas
         if self.fused is not None:
-            self.fused([w], [grad], [m], [v], [], [step], lr=self.lr, beta1=b1, beta2=b2,
+            self.fused([w], [grad], [m], [v], [], [step], lr=lr, beta1=b1, beta2=b2,
                        weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
             return
         m.lerp_(grad, 1 - b1)
         v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         bc1 = 1 - b1 ** self.step_count
         bc2 = 1 - b2 ** self.step_count
-        w.addcdiv_(m, (v / bc2).sqrt_().add_(self.eps), value=-self.lr / bc1)
+        w.addcdiv_(m, (v / bc2).sqrt_().add_(self.eps), value=-lr / bc1)
 
-    def _adagrad(self, w, grad, s, step) -> None:
+    def _adagrad(self, w, grad, s, step, lr: float) -> None:
         if self.fused is not None:
-            self.fused([w], [grad], [s], [step], lr=self.lr, lr_decay=0.0, weight_decay=0.0,
+            self.fused([w], [grad], [s], [step], lr=lr, lr_decay=0.0, weight_decay=0.0,
                        eps=1e-10, maximize=False)
             return
         s.addcmul_(grad, grad)
-        w.addcdiv_(grad, s.sqrt().add_(1e-10), value=-self.lr)
+        w.addcdiv_(grad, s.sqrt().add_(1e-10), value=-lr)
 
     def zero_grad(self, set_to_none: bool = True) -> None:  # gradients live on per-step leaves
         pass

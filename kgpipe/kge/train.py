@@ -75,9 +75,11 @@ def bernoulli_head_probs(train: torch.Tensor, num_relations: int) -> torch.Tenso
     return probs
 
 
-def make_optimizer(cfg: KGEConfig, params) -> torch.optim.Optimizer:
-    """Adam or Adagrad, fused (one pass over the parameters) where this torch build supports it."""
-    params = list(params)
+def make_optimizer(cfg: KGEConfig, model: KGEModel) -> torch.optim.Optimizer:
+    """Adam or Adagrad, fused (one pass over the parameters) where this torch build supports it; the
+    relation table steps at cfg.relation_lr_scale times the rate."""
+    params = [{"params": [model.entity.weight]},
+              {"params": [model.relation.weight], "lr": cfg.lr * cfg.relation_lr_scale}]
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.Adagrad
     try:
         return cls(params, lr=cfg.lr, fused=True)
@@ -112,9 +114,9 @@ class Trainer:
             collective.broadcast_module(self.model)
         if cfg.sparse:   # lazy row-wise updates of the embedding tables
             self.optimizer = RowOptimizer([self.model.entity.weight, self.model.relation.weight],
-                                          cfg.optimizer, lr=cfg.lr)
+                                          cfg.optimizer, lr=cfg.lr, lr_scales=[1.0, cfg.relation_lr_scale])
         else:
-            self.optimizer = make_optimizer(cfg, self.model.parameters())
+            self.optimizer = make_optimizer(cfg, self.model)
         # the epoch order is the same in every process; corruption sampling differs per process.
         # Together these two generators' states are the trainer's randomness.
         self.perm_gen = torch.Generator().manual_seed(stream_seed(cfg.seed))
@@ -363,10 +365,12 @@ class Trainer:
         long and where to run, and the decay epochs still ahead (RESUMABLE_CHANGES)."""
         state = torch.load(path, map_location=self.device, weights_only=False)
         ours = self.cfg.model_dump()
-        changed = sorted(k for k, v in state["cfg"].items() if k not in RESUMABLE_CHANGES and ours.get(k) != v)
+        # a setting added after the checkpoint was written compares at its default, the value it trained with
+        theirs = {**KGEConfig().model_dump(), **state["cfg"]}
+        changed = sorted(k for k, v in theirs.items() if k not in RESUMABLE_CHANGES and ours.get(k) != v)
         if changed:
             raise CheckpointMismatch(f"{path} was trained with other settings: "
-                             + ", ".join(f"{k}={state['cfg'][k]!r} (now {ours.get(k)!r})" for k in changed))
+                             + ", ".join(f"{k}={theirs[k]!r} (now {ours.get(k)!r})" for k in changed))
         if len(state["gen"]) != self.world_size:
             raise CheckpointMismatch(f"{path} was written by {len(state['gen'])} training processes; resume it with "
                              f"as many (this run has {self.world_size})")
