@@ -8,7 +8,9 @@ CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.00
 0.0003), validation every 5 epochs, the rate divided by 10 on a validation without improvement, stop on
 the third. On the CPU that schedule gave FB15k-237 TransE (dim 500), WN18RR TransE and WN18RR RotatE
 (dim 250) their targets (README), but left FB15k-237 RotatE (dim 500) at 0.322; ``--schedule paper``
-runs the paper's schedule instead (five times the epochs, a GPU's work). Targets
+runs the RotatE code's training instead (five times the epochs, a GPU's work): its rate, its negatives
+without training triples, and its phase step for RotatE, pi * dim / (gamma + 2) times the entity step
+(``relation_lr_scale``; at lr 5e-5, phases stepping at the entity rate would hardly leave their start). Targets
 here: FB15k-237 TransE >= 0.31, RotatE >= 0.33; WN18RR TransE >= 0.22, RotatE >= 0.47. Meant for a
 GPU; on a CPU ``--epoch-scale 0.01`` checks that it runs.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -47,9 +50,17 @@ MEASURED = dict(lr=0.001, epochs=80, eval_every=5, patience=3, lr_decay=0.1)
 
 def paper_schedule(file: str) -> dict:
     """The RotatE code's: Adam at lr 5e-5 for 100,000 steps of 1024 (FB15k-237) or 80,000 of 512 (WN18RR),
-    divided by 10 halfway; validation only keeps the best parameters (no early stop)."""
+    divided by 10 halfway, negatives that are training triples left out; validation only keeps the best
+    parameters (no early stop). RotatE phases also step at its rate (rotate_code_phase_scale)."""
     epochs = 376 if file.startswith("FB15k-237") else 472
-    return dict(lr=5e-5, epochs=epochs, lr_decay=0.1, lr_decay_at=[epochs // 2], eval_every=25, patience=1000)
+    return dict(lr=5e-5, epochs=epochs, lr_decay=0.1, lr_decay_at=[epochs // 2], eval_every=25, patience=1000,
+                filter_negatives=True)
+
+
+def rotate_code_phase_scale(settings: dict) -> float:
+    """The RotatE code stores each relation phase divided by pi * dim / (gamma + 2); under Adam that is a
+    phase rate this many times the entity rate (kgpipe's ``relation_lr_scale``)."""
+    return math.pi * settings["dim"] / (settings["gamma"] + 2.0)
 
 
 def main() -> int:
@@ -80,6 +91,8 @@ def main() -> int:
         schedule = ({**MEASURED, **run.get("measured", {})} if args.schedule == "measured"
                     else paper_schedule(run["file"]))
         settings = {**run["settings"], **schedule, "device": args.device, "sparse": True, **extra}
+        if args.schedule == "paper" and settings["model"] == "rotate":
+            settings.setdefault("relation_lr_scale", rotate_code_phase_scale(settings))
         settings["epochs"] = max(1, round(settings["epochs"] * args.epoch_scale))
         if settings.get("lr_decay_at"):   # the schedule's step scales with the epochs
             settings["lr_decay_at"] = [max(1, round(e * args.epoch_scale)) for e in settings["lr_decay_at"]]

@@ -15,7 +15,7 @@ from kgpipe.kge import KGEConfig, Trainer, load_dataset, train_and_evaluate
 from kgpipe.kge.data import KnownTriples, from_labeled, parse_triples
 from kgpipe.kge.evaluate import metrics_from_ranks, rank_triples
 from kgpipe.kge.models import KGEModel, build_model
-from kgpipe.kge.train import subsampling_weights
+from kgpipe.kge.train import subsampling_weights, triple_keys, true_corruptions
 from tests.conftest import SHARED_DATA, need_shared
 
 FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"
@@ -48,6 +48,8 @@ def triangle_graph(m: int = 60, held: int = 10, seed: int = 0):
 @pytest.mark.parametrize("model, extra", [
     ("transe", dict(p=2, dim=8, epochs=50, normalize_entities=False, gamma=0.0, loss="margin", margin=1.0)),
     ("rotate", dict(dim=16, epochs=100, gamma=6.0, loss="adversarial", adversarial_temperature=1.0)),
+    ("rotate", dict(dim=16, epochs=100, gamma=6.0, loss="adversarial", adversarial_temperature=1.0,
+                    filter_negatives=True)),
 ])
 def test_learns_synthetic_graph(model, extra):
     data = triangle_graph()
@@ -83,6 +85,32 @@ def test_a_weighted_step_scales_each_positives_loss(loss):
                                       for w in (None, torch.ones(6), torch.full((6,), 2.0), weights))
     assert ones == pytest.approx(plain) and doubled == pytest.approx(2 * plain)
     assert weighted != pytest.approx(plain)
+
+
+def test_true_corruptions_are_exactly_the_training_triples_a_negative_recreates():
+    data = triangle_graph(m=6, held=1)
+    known = {tuple(x) for x in data.train.tolist()}
+    gen = torch.Generator().manual_seed(0)
+    batch = data.train[torch.randperm(len(data.train), generator=gen)[:12]]
+    head = torch.rand(12, generator=gen) < 0.5
+    negs = torch.randint(data.num_entities, (12, 40), generator=gen)
+    negs[:, 0] = torch.where(head, batch[:, 0], batch[:, 2])    # the positive itself is always a true corruption
+    got = true_corruptions(batch, head, negs, triple_keys(data.train, data), data)
+    want = [[((n, r, t) if hd else (h, r, n)) in known for n in row]
+            for (h, r, t), hd, row in zip(batch.tolist(), head.tolist(), negs.tolist())]
+    assert got.tolist() == want and got[:, 0].all() and not got.all()
+
+
+@pytest.mark.parametrize("loss", ["margin", "adversarial"])
+def test_a_filtered_negative_counts_as_if_it_had_not_been_sampled(loss):
+    trainer = Trainer(KGEConfig(model="transe", dim=4, loss=loss, device="cpu"), triangle_graph(m=6, held=1))
+    gen = torch.Generator().manual_seed(1)
+    pos, neg = torch.randn(3, generator=gen), torch.randn(3, 6, generator=gen)
+    keep = torch.tensor([[1, 1, 1, 1, 1, 1], [0, 1, 0, 1, 1, 0], [0, 0, 0, 0, 0, 1]], dtype=torch.bool)
+    filtered = trainer._loss(pos, neg, keep=keep)
+    one_by_one = sum(trainer._loss(pos[i:i + 1], neg[i:i + 1, keep[i]]) for i in range(3))
+    assert float(filtered) == pytest.approx(float(one_by_one))
+    assert float(filtered) != pytest.approx(float(trainer._loss(pos, neg)))
 
 
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,

@@ -25,6 +25,10 @@ class KGEConfig(BaseModel):
     num_negs: int = Field(64, ge=1, description="negatives per positive")
     chunk_size: int = Field(256, ge=1, description="positives sharing one set of sampled negatives (1 = independent)")
     sampler: Literal["uniform", "bernoulli"] = "uniform"
+    filter_negatives: bool = Field(False, description="leave out sampled negatives that are training triples, "
+                                   "as the RotatE code does (it samples again instead): on FB15k-237 about 1.8% "
+                                   "of head corruptions are true, and self-adversarial weights favour exactly "
+                                   "the negatives the model scores high")
     subsampling: bool = Field(False, description="weight each positive by 1/sqrt(frequency of its (head, relation) "
                               "and (tail, inverse relation)), word2vec's subsampling as in the RotatE code; "
                               "the weights average 1 over the training set")

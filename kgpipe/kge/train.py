@@ -55,6 +55,26 @@ def subsampling_weights(train: torch.Tensor, num_relations: int, start: int = 4)
     return (weights / weights.mean()).float()
 
 
+def triple_keys(triples: torch.Tensor, data: KGDataset) -> torch.Tensor:
+    """Sorted int64 keys (h * R + r) * E + t of (n, 3) triples, for membership by binary search."""
+    h, r, t = triples.cpu().long().unbind(1)
+    return torch.sort((h * data.num_relations + r) * data.num_entities + t).values
+
+
+def true_corruptions(batch: torch.Tensor, head: torch.Tensor, negs: torch.Tensor, keys: torch.Tensor,
+                     data: KGDataset) -> torch.Tensor:
+    """(B, N) bool: whether putting candidate negs[i, j] in place of positive i's head (where head[i])
+    or tail gives a triple among the sorted `keys`."""
+    h, r, t = (c.unsqueeze(1) for c in batch.cpu().long().unbind(1))
+    negs = negs.long()
+    corrupted = torch.where(head.cpu().unsqueeze(1), (negs * data.num_relations + r) * data.num_entities + t,
+                            (h * data.num_relations + r) * data.num_entities + negs)
+    if len(keys) == 0:
+        return torch.zeros_like(corrupted, dtype=torch.bool)
+    pos = torch.searchsorted(keys, corrupted).clamp_max(len(keys) - 1)
+    return keys[pos] == corrupted
+
+
 def bernoulli_head_probs(train: torch.Tensor, num_relations: int) -> torch.Tensor:
     """P(corrupt head | r) = tph / (tph + hpt) (Wang et al. 2014); 0.5 for unseen relations."""
     t = train.cpu().numpy()
@@ -124,6 +144,7 @@ class Trainer:
         self.head_probs = (bernoulli_head_probs(dataset.train, dataset.num_relations)
                            if cfg.sampler == "bernoulli" else None)
         self.weights = subsampling_weights(dataset.train, dataset.num_relations) if cfg.subsampling else None
+        self.train_keys = triple_keys(dataset.train, dataset) if cfg.filter_negatives else None
         self._known = known
         self.epoch = 0
         self.best_mrr = float("-inf")
@@ -143,14 +164,23 @@ class Trainer:
         return self._known
 
     # --- one step ----------------------------------------------------------------------
-    def _loss(self, pos: torch.Tensor, neg: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Summed (weighted) loss of positive scores (...,) against their negatives' scores (..., N)."""
+    def _loss(self, pos: torch.Tensor, neg: torch.Tensor, weights: torch.Tensor | None = None,
+              keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Summed (weighted) loss of positive scores (...,) against their negatives' scores (..., N), of
+        which only those where `keep` (..., N) is true count."""
         cfg = self.cfg
         pos, neg = pos.float(), neg.float()
         if cfg.loss == "margin":
-            per = F.relu(cfg.margin - pos.unsqueeze(-1) + neg).mean(-1)
+            hinge = F.relu(cfg.margin - pos.unsqueeze(-1) + neg)
+            per = (hinge.mean(-1) if keep is None
+                   else (hinge * keep).sum(-1) / keep.sum(-1).clamp_min(1))
         else:
-            w = torch.softmax(neg * cfg.adversarial_temperature, dim=-1).detach()
+            logits = neg * cfg.adversarial_temperature
+            if keep is not None:
+                logits = logits.masked_fill(~keep, torch.finfo(logits.dtype).min)
+            w = torch.softmax(logits, dim=-1).detach()
+            if keep is not None:   # a positive whose negatives are all true has none
+                w = w * keep
             per = -(F.logsigmoid(pos) + (w * F.logsigmoid(-neg)).sum(-1)) / 2
         return per.sum() if weights is None else (per * weights).sum()
 
@@ -205,7 +235,8 @@ class Trainer:
         """Corruption side per positive and the sampled negatives.
 
         Returns the batch on the device, the entity indices to gather (heads, tails, negatives) and
-        the plan: which positives corrupt their head, and the number of chunks.
+        the plan: which positives corrupt their head, the number of chunks, and with filter_negatives
+        which (positive, negative) pairs are not training triples (B, num_negs).
         """
         cfg, B = self.cfg, len(batch)
         if self.head_probs is None:
@@ -214,9 +245,13 @@ class Trainer:
             head = torch.rand(B, generator=self.gen) < self.head_probs[batch[:, 1]]
         n_chunks = -(-B // cfg.chunk_size)
         negs = torch.randint(self.data.num_entities, (n_chunks * cfg.num_negs,), generator=self.gen)
+        keep = None
+        if self.train_keys is not None:
+            chunk_negs = negs.view(n_chunks, cfg.num_negs)[torch.arange(B) // min(cfg.chunk_size, B)]
+            keep = ~true_corruptions(batch, head, chunk_negs, self.train_keys, self.data).to(self.device)
         batch = batch.to(self.device)
         idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
-        return batch, idx, (head.to(self.device), n_chunks)
+        return batch, idx, (head.to(self.device), n_chunks, keep)
 
     def _chunked_loss(self, ent: torch.Tensor, rel: torch.Tensor, B: int, plan,
                       weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -228,7 +263,7 @@ class Trainer:
         per step instead of one per side and chunk size.
         """
         cfg, m = self.cfg, self.model
-        head, n_chunks = plan
+        head, n_chunks, keep = plan
         # split (not slicing): split's backward concatenates instead of zero-filling per slice
         H, T, N = torch.split(ent, [B, B, n_chunks * cfg.num_negs])
         N = N.view(n_chunks, cfg.num_negs, -1)
@@ -241,11 +276,13 @@ class Trainer:
         loss = torch.zeros((), device=self.device)
         chunks = [full, 1][:len(sizes)]
         split_weights = torch.split(weights, sizes) if weights is not None else [None] * len(sizes)
-        for q, p_, n_, w_ in zip(torch.split(queries, sizes), torch.split(pos, sizes), torch.split(N, chunks),
-                                 split_weights):
+        split_keep = torch.split(keep, sizes) if keep is not None else [None] * len(sizes)
+        for q, p_, n_, w_, k_ in zip(torch.split(queries, sizes), torch.split(pos, sizes), torch.split(N, chunks),
+                                     split_weights, split_keep):
             c = n_.shape[0]
             neg = m.match(q.reshape(c, -1, q.shape[-1]), n_)             # (c, positives per chunk, num_negs)
-            loss = loss + self._loss(p_.view(c, -1), neg, None if w_ is None else w_.view(c, -1))
+            loss = loss + self._loss(p_.view(c, -1), neg, None if w_ is None else w_.view(c, -1),
+                                     None if k_ is None else k_.view(*neg.shape))
         return loss
 
     def train_epoch(self) -> float:
