@@ -15,7 +15,7 @@ from kgpipe.kge import KGEConfig, Trainer, load_dataset, train_and_evaluate
 from kgpipe.kge.data import KnownTriples, from_labeled, parse_triples
 from kgpipe.kge.evaluate import metrics_from_ranks, rank_triples
 from kgpipe.kge.models import KGEModel, build_model
-from kgpipe.kge.train import subsampling_weights, triple_keys, true_corruptions
+from kgpipe.kge.train import subsampling_weights, true_corruptions
 from tests.conftest import SHARED_DATA, need_shared
 
 FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"
@@ -93,12 +93,13 @@ def test_true_corruptions_are_exactly_the_training_triples_a_negative_recreates(
     gen = torch.Generator().manual_seed(0)
     batch = data.train[torch.randperm(len(data.train), generator=gen)[:12]]
     head = torch.rand(12, generator=gen) < 0.5
-    negs = torch.randint(data.num_entities, (12, 40), generator=gen)
-    negs[:, 0] = torch.where(head, batch[:, 0], batch[:, 2])    # the positive itself is always a true corruption
-    got = true_corruptions(batch, head, negs, triple_keys(data.train, data), data)
-    want = [[((n, r, t) if hd else (h, r, n)) in known for n in row]
-            for (h, r, t), hd, row in zip(batch.tolist(), head.tolist(), negs.tolist())]
-    assert got.tolist() == want and got[:, 0].all() and not got.all()
+    chunk_negs = torch.randint(data.num_entities, (3, 40), generator=gen)     # chunks of 5, 5 and 2 positives
+    chunk_negs[:, 0] = torch.where(head, batch[:, 0], batch[:, 2])[[0, 5, 10]]   # a chunk's first positive
+    got = true_corruptions(batch, head, chunk_negs, 5, KnownTriples(data.train, data.num_entities,
+                                                                    data.num_relations))
+    want = [[((n, r, t) if hd else (h, r, n)) in known for n in chunk_negs[i // 5].tolist()]
+            for i, ((h, r, t), hd) in enumerate(zip(batch.tolist(), head.tolist()))]
+    assert got.tolist() == want and got[[0, 5, 10], 0].all() and not got.all()
 
 
 @pytest.mark.parametrize("loss", ["margin", "adversarial"])

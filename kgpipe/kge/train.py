@@ -55,24 +55,24 @@ def subsampling_weights(train: torch.Tensor, num_relations: int, start: int = 4)
     return (weights / weights.mean()).float()
 
 
-def triple_keys(triples: torch.Tensor, data: KGDataset) -> torch.Tensor:
-    """Sorted int64 keys (h * R + r) * E + t of (n, 3) triples, for membership by binary search."""
-    h, r, t = triples.cpu().long().unbind(1)
-    return torch.sort((h * data.num_relations + r) * data.num_entities + t).values
-
-
-def true_corruptions(batch: torch.Tensor, head: torch.Tensor, negs: torch.Tensor, keys: torch.Tensor,
-                     data: KGDataset) -> torch.Tensor:
-    """(B, N) bool: whether putting candidate negs[i, j] in place of positive i's head (where head[i])
-    or tail gives a triple among the sorted `keys`."""
-    h, r, t = (c.unsqueeze(1) for c in batch.cpu().long().unbind(1))
-    negs = negs.long()
-    corrupted = torch.where(head.cpu().unsqueeze(1), (negs * data.num_relations + r) * data.num_entities + t,
-                            (h * data.num_relations + r) * data.num_entities + negs)
-    if len(keys) == 0:
-        return torch.zeros_like(corrupted, dtype=torch.bool)
-    pos = torch.searchsorted(keys, corrupted).clamp_max(len(keys) - 1)
-    return keys[pos] == corrupted
+def true_corruptions(batch: torch.Tensor, head: torch.Tensor, chunk_negs: torch.Tensor, chunk_size: int,
+                     train: KnownTriples) -> torch.Tensor:
+    """(B, N) bool: whether putting negative j of positive i's chunk (chunk_negs (C, N); chunks of
+    chunk_size consecutive positives) in place of positive i's head (where head[i]) or tail gives a
+    training triple. The positives' known answers are looked up once and marked in a table over the
+    step's few distinct candidates, so the cost follows the batch, not the number of entities."""
+    b, hd = batch.cpu().numpy(), head.cpu().numpy()
+    hi, ti = np.flatnonzero(hd), np.flatnonzero(~hd)
+    rows_h, cols_h = train.head_mask(b[hi, 1], b[hi, 2])
+    rows_t, cols_t = train.tail_mask(b[ti, 0], b[ti, 1])
+    rows, answers = np.concatenate([hi[rows_h], ti[rows_t]]), np.concatenate([cols_h, cols_t])
+    candidates, slots = np.unique(chunk_negs.cpu().numpy(), return_inverse=True)
+    where = np.minimum(np.searchsorted(candidates, answers), len(candidates) - 1)
+    hit = candidates[where] == answers
+    known = np.zeros((len(b), len(candidates)), dtype=bool)
+    known[rows[hit], where[hit]] = True
+    slots = slots.reshape(chunk_negs.shape)[np.arange(len(b)) // chunk_size]
+    return torch.from_numpy(np.take_along_axis(known, slots, axis=1))
 
 
 def bernoulli_head_probs(train: torch.Tensor, num_relations: int) -> torch.Tensor:
@@ -144,7 +144,8 @@ class Trainer:
         self.head_probs = (bernoulli_head_probs(dataset.train, dataset.num_relations)
                            if cfg.sampler == "bernoulli" else None)
         self.weights = subsampling_weights(dataset.train, dataset.num_relations) if cfg.subsampling else None
-        self.train_keys = triple_keys(dataset.train, dataset) if cfg.filter_negatives else None
+        self.train_known = (KnownTriples(dataset.train, dataset.num_entities, dataset.num_relations)
+                            if cfg.filter_negatives else None)
         self._known = known
         self.epoch = 0
         self.best_mrr = float("-inf")
@@ -246,9 +247,9 @@ class Trainer:
         n_chunks = -(-B // cfg.chunk_size)
         negs = torch.randint(self.data.num_entities, (n_chunks * cfg.num_negs,), generator=self.gen)
         keep = None
-        if self.train_keys is not None:
-            chunk_negs = negs.view(n_chunks, cfg.num_negs)[torch.arange(B) // min(cfg.chunk_size, B)]
-            keep = ~true_corruptions(batch, head, chunk_negs, self.train_keys, self.data).to(self.device)
+        if self.train_known is not None:
+            keep = ~true_corruptions(batch, head, negs.view(n_chunks, cfg.num_negs), min(cfg.chunk_size, B),
+                                     self.train_known).to(self.device)
         batch = batch.to(self.device)
         idx = torch.cat([batch[:, 0], batch[:, 2], negs.to(self.device)])
         return batch, idx, (head.to(self.device), n_chunks, keep)
