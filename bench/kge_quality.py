@@ -5,9 +5,10 @@ RotatE, self-adversarial negative sampling, its code's subsampling weights, dim 
 500 on WN18RR, gamma 9 / 6, temperature 1 / 0.5, 256 / 1024 negatives); it reports FB15k-237 MRR 0.332
 (TransE) / 0.338 (RotatE) and WN18RR 0.226 / 0.476. The schedule is the one measured on this project's
 CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.001 (WN18RR TransE:
-0.0003), validation every 5 epochs, the rate divided by 10 on a validation without improvement, stop on
-the third. On the CPU that schedule gave FB15k-237 TransE (dim 500), WN18RR TransE and WN18RR RotatE
-(dim 250) their targets (README), but left FB15k-237 RotatE (dim 500) at 0.322; ``--schedule paper``
+0.0003), validation every 5 epochs, the rate divided by 10 on a validation without improvement (FB15k-237
+RotatE: after epoch 17, with negatives that are training triples left out), stop on the third. On the CPU
+that schedule gave FB15k-237 TransE and RotatE (dim 500), WN18RR TransE and WN18RR RotatE (dim 250) their
+targets (README); ``--schedule paper``
 runs the RotatE code's training instead (five times the epochs, a GPU's work): its rate, its negatives
 without training triples, and its phase step for RotatE, pi * dim / (gamma + 2) times the entity step
 (``relation_lr_scale``; at lr 5e-5, phases stepping at the entity rate would hardly leave their start). Targets
@@ -37,7 +38,10 @@ WN18RR = dict(COMMON, gamma=6.0, adversarial_temperature=0.5, num_negs=1024, bat
 TRANSE = dict(model="transe", p=1, normalize_entities=False)
 RUNS: dict[str, dict] = {
     "fb15k-237:transe": {"file": "FB15k-237.tar.gz", "target": 0.31, "settings": {**FB15K237, **TRANSE}},
-    "fb15k-237:rotate": {"file": "FB15k-237.tar.gz", "target": 0.33, "settings": {**FB15K237, "model": "rotate"}},
+    # with every sampled negative kept, validation peaked at 0.334 and the run tested 0.322; leaving out the
+    # negatives that are training triples (and the decay after epoch 17) lifted both (README)
+    "fb15k-237:rotate": {"file": "FB15k-237.tar.gz", "target": 0.33, "settings": {**FB15K237, "model": "rotate"},
+                         "measured": dict(filter_negatives=True, lr_decay_at=[17])},
     # lr 0.001 levelled off at valid 0.213 before its decay and tested 0.216; at 0.0003 validation
     # climbed to 0.2205 by epoch 65 and the run tested 0.223 (README)
     "wn18rr:transe": {"file": "WN18RR.tar.gz", "target": 0.22, "settings": {**WN18RR, **TRANSE},
@@ -69,8 +73,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
     parser.add_argument("--schedule", choices=["measured", "paper"], default="measured",
                         help="measured: lr 0.001 for 80 epochs at most (WN18RR TransE: 0.0003, 100), lr / 10 on "
-                             "a flat validation (what met three targets on the CPU); paper: the RotatE code's "
-                             "376-472 epochs at lr 5e-5, for FB15k-237 RotatE (0.322 on the CPU)")
+                             "a flat validation (what met the targets on the CPU); paper: the RotatE code's "
+                             "376-472 epochs at lr 5e-5")
     parser.add_argument("--epoch-scale", type=float, default=1.0, help="multiply every run's epochs (CPU smoke: 0.01)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
