@@ -13,10 +13,10 @@ Dependencies beyond the design card, and why:
   and hand-written suffix rules get irregular verbs (born, wrote, led) wrong.
 - python-dateutil: reads dates in any common written form when `kgpipe eval qa` compares
   answers ("17 August 1945" = "1945-08-17"); already installed with pandas, named here because
-  kgpipe.qa imports it.
+  kgpipe.serve.qa imports it.
 - fastapi + uvicorn: the HTTP service (`kgpipe serve`): request validation with clear 422s,
   OpenAPI docs and security schemes from the type hints; uvicorn is its standard ASGI server.
-- scikit-learn: the relation classifier of active learning (kgpipe/labeling.py): DictVectorizer
+- scikit-learn: the relation classifier of active learning (kgpipe/label/): DictVectorizer
   plus logistic regression, which fits a few hundred labels in milliseconds, deterministically,
   with probabilities from a proper scoring rule; joblib (its dependency) stores the model.
 - rapidfuzz: fuzzy entity-name search in the service's store (C++ edit-distance scorers with a
@@ -31,7 +31,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["kgpipe", "kgpipe.*", "schemas", "schemas.*",
                                     "pipelines", "pipelines.*", "jobs", "jobs.*"]),
-    package_data={"kgpipe": ["data/*", "data/qa/*", "service/static/*"]},
+    package_data={"kgpipe": ["data/*", "data/qa/*", "serve/api/static/*"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "pyspark>=3.5,<3.6",
@@ -50,7 +50,7 @@ setup(
         "fastapi>=0.115",
         # plain uvicorn, not [standard]: with uvloop and httptools /healthz doubled but /similar fell from
         # ~800 to ~400 req/s and its p99 from 55 ms to over 600 ms here (bench/service.py, 2 cores)
-        "uvicorn>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/service/app.py)
+        "uvicorn>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/serve/api/app.py)
         "rapidfuzz>=3.0",
         "scikit-learn>=1.3",
     ],
@@ -69,7 +69,7 @@ setup(
         # renders the Airflow DAG's command templates in tests/test_airflow.py
         "dev": ["pytest>=8", "chispa>=0.9", "rdflib>=7", "httpx2>=2.16", "selenium>=4.20",
                 "kubernetes-validate>=1.30", "dockerfile-parse>=2.0", "jinja2>=3.1"],
-        # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluation
+        # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluate.relations
         "eval": ["textacy>=0.13"],
         # PyKEEN: the reference library that bench/train.py runs beside kgpipe's trainer
         # matplotlib: bench/active_learning.py draws the learning-curve plot (docs/active_learning.png)

@@ -1,17 +1,17 @@
 """Active learning vs random labelling, simulated on WebNLG 3.0 dev with the gold triples as oracle.
 
-Pool: the candidate pairs ``kgpipe.labeling.candidates_from_doc`` proposes for the first text
+Pool: the candidate pairs ``kgpipe.label.candidates.candidates_from_doc`` proposes for the first text
 of each entry (kgpipe's triples plus pairs of entities / noun chunks in a sentence). The
 entries are split once by a hash of their key (``<size folder>/<file>#<eid>``) into a pool
 half and a test half. Oracle: a candidate's label is the property of the first gold triple
-of its entry that it pair-matches (``kgpipe.evaluation.pair_match``, subject and object in
+of its entry that it pair-matches (``kgpipe.evaluate.relations.pair_match``, subject and object in
 either order) and whose property is a target relation (the ``--top-relations`` most frequent
 properties of the pool's gold triples), else ``no relation``.
 
 Loop, per seed: the same ``--seed-size`` random pool candidates start both strategies; each
-round the classifier (``kgpipe.labeling.RelationModel``) is fitted on the labels so far and
+round the classifier (``kgpipe.extract.relation_model.RelationModel``) is fitted on the labels so far and
 the strategy picks the next ``--batch`` candidates, up to ``--budget`` labels. After each
-fit: strict F1 (``kgpipe.evaluation.score_re``, protocol ``strict``: pair match AND the
+fit: strict F1 (``kgpipe.evaluate.relations.score_re``, protocol ``strict``: pair match AND the
 predicate matches the gold property) of the classifier's accepted triples on the test half,
 against all gold triples of the test entries. Results are averaged over ``--seeds`` seeds.
 
@@ -35,24 +35,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kgpipe.evaluation import pair_match, read_webnlg, score_re
-from kgpipe.evaluation import webnlg_key as entry_key
+from kgpipe.evaluate.relations import pair_match, read_webnlg, score_re
+from kgpipe.evaluate.relations import webnlg_key as entry_key
+from kgpipe.extract.relation_model import NO_RELATION, RelationModel, relation_predicate
 from kgpipe.ids import stable_id
-from kgpipe.labeling import (
-    NO_RELATION,
-    RelationModel,
-    candidates_from_doc,
-    expected_calibration_error,
-    relation_predicate,
-    select,
-)
+from kgpipe.label.candidates import candidates_from_doc
+from kgpipe.label.selection import expected_calibration_error, select
 
 DEFAULT_WEBNLG = ROOT.parent / "shared" / "data" / "webnlg" / "release_v3.0_en_dev"
 
 
 def build_pool(webnlg: Path, nlp, max_entries: int | None):
     """Entries, split flags, candidates (with features) and kgpipe's own triples per entry."""
-    from kgpipe.extraction import triples_from_doc
+    from kgpipe.extract.patterns import triples_from_doc
     entries = [e for e in read_webnlg(webnlg) if e.text]
     if max_entries:
         entries = entries[:max_entries]
@@ -184,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     from sklearn.feature_extraction import DictVectorizer
 
-    from kgpipe.extraction import load_nlp
+    from kgpipe.extract.nlp import load_nlp
     nlp = load_nlp(args.model)
     entries, _, candidates, rule_triples, is_test, parse_seconds = build_pool(args.webnlg, nlp, args.max_entries)
     pool_entries = [e for e in entries if not is_test[entry_key(e)]]

@@ -23,7 +23,7 @@ import time
 import faiss
 import numpy as np
 
-from kgpipe.index import batch_vectors, choose_factory, set_search_params
+from kgpipe.serve.index import batch_vectors, choose_factory, set_search_params
 
 TARGET = 20.0
 K = 10

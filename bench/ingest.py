@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from kgpipe.config import EMBEDDED_WIKI, Config, IngestConfig
 from kgpipe.datasets import resolve_inputs
-from kgpipe.dumps import iter_decompressed, scan_pages
-from kgpipe.ingest import OUTPUT_TABLES, process_split
-from kgpipe.inputs import plan_splits
+from kgpipe.ingest.dumps import iter_decompressed, scan_pages
+from kgpipe.ingest.inputs import plan_splits
+from kgpipe.ingest.process import OUTPUT_TABLES, process_split
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from pipelines.ingest import run_stage

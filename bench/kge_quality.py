@@ -83,7 +83,7 @@ def main() -> int:
 
     import yaml
 
-    from kgpipe.kge import KGEConfig, train_and_evaluate
+    from kgpipe.embed import KGEConfig, train_and_evaluate
     extra = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.extra)}
     results = {}
     for name in args.only:

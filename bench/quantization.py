@@ -1,6 +1,6 @@
 """Memory per vector and recall@10 of FAISS codes (Flat, SQ, PQ, IVF) on real knowledge-graph embeddings.
 
-The vectors: entity embeddings trained with kgpipe's own trainer (``kgpipe.kge``) on the real benchmark graphs
+The vectors: entity embeddings trained with kgpipe's own trainer (``kgpipe.embed``) on the real benchmark graphs
 (``--dataset``, default FB15k-237 and WN18RR from ``../shared/data/kg``; TransE, dim 100, a few epochs on the
 CPU, with the filtered test MRR printed so it is visible that the vectors learned something), or the
 ``embeddings`` table of a warehouse (``--warehouse DIR``). ``--queries`` entity vectors are held out and serve
@@ -13,7 +13,7 @@ Each setting is built on the same vectors and measured:
   (codes, codebooks, IVF ids and centroids), not the nominal code size;
 - recall@10: mean |found top 10 & exact top 10| / 10 over the held-out queries;
 - for IVF settings: the smallest power-of-two nprobe whose recall@10 reaches 0.95 (the stage's
-  ``index.target_recall`` rule in ``kgpipe/index.py``), else the best seen up to nprobe 256.
+  ``index.target_recall`` rule in ``kgpipe/serve/index.py``), else the best seen up to nprobe 256.
 
 Settings: ``SQfp16``, ``SQ8`` (the stage's default codes), ``SQ6``, ``SQ4``, ``PQ{m}np`` for m = d/2, d/4, d/8
 (largest divisor of d not above; ``np``: no polysemous training), and the two IVF structures the stage chooses
@@ -41,7 +41,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from kgpipe.index import MODEL_METRIC, choose_factory, set_search_params
+from kgpipe.serve.index import MODEL_METRIC, choose_factory, set_search_params
 
 K = 10
 TARGET_RECALL = 0.95
@@ -68,8 +68,8 @@ def cached_vectors(cache: Path, path: Path, model: str, dim: int, epochs: int, t
 
 def train_vectors(path: Path, model: str, dim: int, epochs: int, threads: int, seed: int) -> tuple[np.ndarray, str]:
     """Entity vectors of a benchmark graph from kgpipe's trainer, and a line describing the run."""
-    from kgpipe.kge import KGEConfig, Trainer, load_dataset
-    from kgpipe.kge.evaluate import evaluate
+    from kgpipe.embed import KGEConfig, Trainer, load_dataset
+    from kgpipe.embed.evaluate import evaluate
 
     data = load_dataset(path)
     # the train stage's CPU defaults (kgpipe/config.py TrainConfig): lazy row-wise Adam, lr 0.01
@@ -87,7 +87,7 @@ def train_vectors(path: Path, model: str, dim: int, epochs: int, threads: int, s
 
 
 def warehouse_vectors(root: str) -> tuple[np.ndarray, str, str]:
-    from kgpipe.index import batch_vectors
+    from kgpipe.serve.index import batch_vectors
     from kgpipe.warehouse import Warehouse
 
     table = Warehouse(root).read("embeddings")

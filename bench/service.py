@@ -58,7 +58,7 @@ def numpy_similar(self, entity_id: str, k: int = 10) -> list[tuple[str, float]]:
     """IndexBundle.similar without the index: exact brute force over all vectors with NumPy, same scores."""
     import numpy as np
 
-    from kgpipe.index import BundleError
+    from kgpipe.serve.index import BundleError
 
     matrix = getattr(self, "_bench_matrix", None)
     if matrix is None:   # decoded once per loaded bundle, like a service that keeps the raw vectors in memory
@@ -89,8 +89,8 @@ def serve_baseline(warehouse: str, port: int) -> None:
     import uvicorn
 
     from kgpipe.config import ServeConfig
-    from kgpipe.index import IndexBundle
-    from kgpipe.service import create_app
+    from kgpipe.serve.api import create_app
+    from kgpipe.serve.index import IndexBundle
 
     IndexBundle.similar = numpy_similar
     # one worker: the patch lives in this process (compare with --workers 1 for a like-for-like ratio)
@@ -223,8 +223,8 @@ def bundle_entities(warehouse: Path) -> tuple[list[str], dict[str, str]]:
     from the bundle's store."""
     import pyarrow.parquet as pq
 
-    from kgpipe.index import current_bundle
-    from kgpipe.store import GraphStore
+    from kgpipe.serve.index import current_bundle
+    from kgpipe.serve.store import GraphStore
 
     folder = current_bundle(warehouse)
     ids = pq.read_table(folder / "ids.parquet", columns=["entity_id"]).column(0).to_pylist()

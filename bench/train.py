@@ -1,4 +1,4 @@
-"""kgpipe.kge vs PyKEEN on FB15k-237, same model and settings, on this CPU.
+"""kgpipe.embed vs PyKEEN on FB15k-237, same model and settings, on this CPU.
 
 TransE (L2 distance, entity rows renormalised to unit length as PyKEEN's TransE does), dim 100,
 margin ranking loss (margin 1), 64 uniform head/tail corruptions per positive, Adam, batch 1024,
@@ -32,8 +32,8 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from kgpipe.kge import KGEConfig, Trainer, load_dataset  # noqa: E402
-from kgpipe.kge.evaluate import evaluate  # noqa: E402
+from kgpipe.embed import KGEConfig, Trainer, load_dataset  # noqa: E402
+from kgpipe.embed.evaluate import evaluate  # noqa: E402
 
 SPEED_TARGET = 10.0
 EVAL_TARGET = 10.0

@@ -1,7 +1,7 @@
 """Export the graph for other tools: Neo4j ``neo4j-admin`` CSVs, N-Triples, GraphML.
 
 What the files contain (IRI scheme, escaping, CSV headers and quoting, GraphML keys) is
-defined in ``kgpipe/export.py``; this module only moves data. ``neo4j`` and ``ntriples`` are
+defined in ``kgpipe/graph/export.py``; this module only moves data. ``neo4j`` and ``ntriples`` are
 written by Spark tasks as part files, nothing but counts comes back to the driver;
 ``graphml`` streams Parquet batches (pyarrow) into one file and is refused above
 ``export.graphml_max_edges``. Edges whose subject or object is not an entity, or that have
@@ -28,8 +28,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from kgpipe import export as fmt
 from kgpipe.config import ExportConfig
+from kgpipe.graph import export as fmt
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse

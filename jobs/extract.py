@@ -43,7 +43,8 @@ def _extract_partition(cfg: ExtractConfig):
     schema = _union_schema()
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from kgpipe.extraction import Anchor, DocumentInput, extract_documents, load_nlp
+        from kgpipe.extract.documents import Anchor, DocumentInput, extract_documents
+        from kgpipe.extract.nlp import load_nlp
         nlp = load_nlp(cfg.model, tuple(cfg.disable))
         for batch in batches:
             documents = [
@@ -117,7 +118,7 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     if cfg.relation_model:
         # the workers load the classifier themselves: check it once here (a missing or foreign
         # file fails the stage with one line) and hand them an absolute path
-        from kgpipe.labeling import LabelError, RelationModel
+        from kgpipe.extract.relation_model import LabelError, RelationModel
         model_path = Path(cfg.relation_model).resolve()
         try:
             RelationModel.load(model_path)

@@ -4,11 +4,11 @@
     python jobs/index.py --warehouse DIR [--config FILE]
 
 No Spark: the vectors are streamed from Parquet with pyarrow, batch by batch, into FAISS in the driver
-(kgpipe/index.py), which is all one machine's index needs; ``spark`` is accepted and ignored. The bundle is
+(kgpipe/serve/index.py), which is all one machine's index needs; ``spark`` is accepted and ignored. The bundle is
 built under ``_staging``, moved into ``indexes/`` when complete, and only then ``indexes/CURRENT`` is
 switched to it; the newest ``keep_versions + 1`` bundles are kept.
 
-The bundle also carries the graph store the service answers from (``<bundle>/store/``, kgpipe/store.py):
+The bundle also carries the graph store the service answers from (``<bundle>/store/``, kgpipe/serve/store.py):
 entities with their statistics, facts with evidence and source documents, search names. It is built from
 the graph tables of the same warehouse state, so CURRENT switches index and graph together. A warehouse
 without an ``entities`` table (hand-made embeddings) gets a bundle without a store; the stage details say so.
@@ -23,10 +23,10 @@ import sys
 import time
 
 from kgpipe.config import IndexConfig
-from kgpipe.index import INDEXES, BuildSettings, build_bundle, publish
 from kgpipe.manifest import StageRecord
+from kgpipe.serve.index import INDEXES, BuildSettings, build_bundle, publish
+from kgpipe.serve.store import build_store
 from kgpipe.stages import StageContext
-from kgpipe.store import build_store
 
 log = logging.getLogger(__name__)
 STAGE = "index"

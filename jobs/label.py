@@ -1,12 +1,12 @@
 """Active-learning commands over a warehouse: ``kgpipe label select | import | train``.
 
 No Spark: the tables involved are small (a sample of sentences, a few thousand labels), so
-pyarrow reads them and the rules in ``kgpipe/labeling.py`` do the rest.
+pyarrow reads them and the rules in ``kgpipe/label/`` do the rest.
 
 select
     Sentences holding at least two mentions or one ``triples_raw`` fact are sampled by a
     stable hash (``label.max_sentences``). Each sampled sentence is re-parsed inside the very
-    paragraph piece the extract stage parsed (``kgpipe.extraction.prepare_document``: same cleaning,
+    paragraph piece the extract stage parsed (``kgpipe.extract.documents.prepare_document``: same cleaning,
     PII masks and paragraph cuts, so offsets agree), and ``sentence_pairs`` turns its
     ``triples_raw`` facts and mention pairs into candidates. Candidates already issued in an
     earlier tasks file or already labelled are left out. Probabilities come from the trained
@@ -34,26 +34,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgpipe.config import Config
-from kgpipe.ids import stable_id
-from kgpipe.labeling import (
+from kgpipe.extract.relation_model import (
     NO_RELATION,
-    ArgSpan,
-    Candidate,
     LabelError,
     RelationModel,
     arg_label,
     features_for_text,
+    pair_features,
+    sentence_pairs,
+)
+from kgpipe.ids import stable_id
+from kgpipe.label.candidates import ArgSpan, Candidate, load_relations, task_id_for
+from kgpipe.label.selection import select
+from kgpipe.label.studio import (
     label_config_xml,
     label_rows,
     label_studio_task,
-    load_relations,
     merge_labels,
-    pair_features,
     parse_label_file,
     read_tasks,
-    select,
-    sentence_pairs,
-    task_id_for,
     training_examples,
 )
 from kgpipe.manifest import new_run_id
@@ -147,7 +146,8 @@ def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Ca
     """Candidates of the sampled sentences (module docstring), with features and entity ids."""
     from pyarrow import compute as pc
 
-    from kgpipe.extraction import DocumentInput, Triple, prepare_document
+    from kgpipe.extract.documents import DocumentInput, prepare_document
+    from kgpipe.extract.patterns import Triple
     for table in ("documents", "mentions", "triples_raw"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"label select needs the {table} table in {warehouse.root}: "
@@ -218,7 +218,7 @@ def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Ca
 
 
 def select_tasks(config: Config, n: int, strategy: str) -> dict:
-    from kgpipe.extraction import load_nlp
+    from kgpipe.extract.nlp import load_nlp
     warehouse = Warehouse(config.warehouse, config.keep_versions)
     relations = load_relations(config.label.relations)
     nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
@@ -291,7 +291,7 @@ def import_labels(config: Config, file: str) -> dict:
 
 
 def train_model(config: Config) -> dict:
-    from kgpipe.extraction import load_nlp
+    from kgpipe.extract.nlp import load_nlp
     warehouse = Warehouse(config.warehouse, config.keep_versions)
     rows = _read_labels(warehouse)
     if not rows:

@@ -1,7 +1,7 @@
 """Spark job: edges + YAML rules -> inferred_edges, each naming its rule and supporting edges.
 
 The rule format and the exact semantics (rounds, depth, fan-out, which inference wins)
-are defined once, in :mod:`kgpipe.reasoning`, whose :func:`~kgpipe.reasoning.evaluate`
+are defined once, in :mod:`kgpipe.graph.reason`, whose :func:`~kgpipe.graph.reason.evaluate`
 is the plain-Python reference this job agrees with. Rounds are semi-naive DataFrame
 joins: round *d* joins only the facts new in round *d - 1* against the rest, so a
 premise pair is joined once, not once per round. Plain joins rather than GraphFrames
@@ -27,8 +27,8 @@ from pyspark.sql import functions as F
 
 from jobs.spark import stable_id_col
 from kgpipe.config import ReasonConfig
+from kgpipe.graph.reason import ID_NAMESPACE, SWAPPING, Reasoning, Rule, load_rules
 from kgpipe.manifest import StageRecord
-from kgpipe.reasoning import ID_NAMESPACE, SWAPPING, Reasoning, Rule, load_rules
 from kgpipe.stages import StageContext
 from schemas.spark import spark_schema
 
@@ -96,7 +96,7 @@ def new_facts(rules: list[Rule], premises: DataFrame, known: DataFrame, depth: i
     """The inferences of one round: one row per new key, columns in ``inferred_edges`` order."""
     derived = reduce(DataFrame.unionByName, [candidates(rule, premises, depth, hubs.get(rule.name, []))
                                              for rule in rules])
-    # one row per key; the order is kgpipe.reasoning's preference
+    # one row per key; the order is kgpipe.graph.reason's preference
     best = Window.partitionBy(*KEY).orderBy(F.col("confidence").desc(), "rule", "supporting_edge_ids")
     chosen = (derived.where(F.col("subject_id") != F.col("object_id"))
               .join(known, KEY, "left_anti")

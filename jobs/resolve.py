@@ -1,6 +1,6 @@
 """Spark + GraphFrames job: mentions, triples_raw, links, redirects -> the deduplicated graph.
 
-Every decision rule lives in :mod:`kgpipe.resolution`; this job only moves data to
+Every decision rule lives in :mod:`kgpipe.graph.resolve`; this job only moves data to
 where those rules run and re-expresses their aggregations as DataFrame operations:
 
 1. ``aliases``: anchors, titles and redirects counted per (alias key, title), commonness.
@@ -41,11 +41,11 @@ from pyspark.sql.types import StringType
 
 from jobs.spark import adaptive_execution_off, stable_id_col
 from kgpipe.config import ResolveConfig
+from kgpipe.graph.resolve import edge_key, normalize_surface, title_key
+from kgpipe.ingest.wikitext import normalize_title
 from kgpipe.manifest import StageRecord, new_run_id
-from kgpipe.resolution import edge_key, normalize_surface, title_key
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
-from kgpipe.wikitext import normalize_title
 from schemas.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def text_udf(function: Callable[[str], str]):
 
 def redirect_targets(redirects: DataFrame, max_hops: int) -> DataFrame:
     """(from_title, final_title) for every redirect, following chains as
-    :func:`kgpipe.resolution.resolve_redirect` does (stop at a cycle or after max_hops):
+    :func:`kgpipe.graph.resolve.resolve_redirect` does (stop at a cycle or after max_hops):
     one join per hop, the path carried along to detect cycles."""
     norm = text_udf(normalize_title)
     edges = (redirects.select(norm("from_title").alias("src"), norm("to_title").alias("dst"))
@@ -134,9 +134,9 @@ def resolve_titles(df: DataFrame, column: str, targets: DataFrame, out: str) -> 
 
 def alias_contributions(links: DataFrame, titles: DataFrame, redirects: DataFrame, targets: DataFrame) -> DataFrame:
     """(alias_key, target_title, link_count, pseudo_count) of one batch, per
-    :func:`kgpipe.resolution.alias_rows` steps 1-5. ``links`` carry their resolved ``target``
+    :func:`kgpipe.graph.resolve.alias_rows` steps 1-5. ``links`` carry their resolved ``target``
     (:func:`resolve_titles`)."""
-    from kgpipe.resolution import REDIRECT_COUNT, TITLE_COUNT
+    from kgpipe.graph.resolve import REDIRECT_COUNT, TITLE_COUNT
     normalize, key = text_udf(normalize_surface), text_udf(title_key)
     anchors = (links.select(normalize("anchor").alias("alias_key"), "target",
                        F.lit(1).alias("link_count"), F.lit(0).alias("pseudo_count")))
@@ -177,7 +177,13 @@ _DOC_OUT = pa.schema([
 
 def _resolve_document(min_commonness: float):
     def fn(doc_id: str, rows: list[dict]) -> Iterator[dict]:
-        from kgpipe.resolution import MentionLite, coarse_type, document_graph_edges, is_proper_name, link_mention
+        from kgpipe.graph.resolve import (
+            MentionLite,
+            coarse_type,
+            document_graph_edges,
+            is_proper_name,
+            link_mention,
+        )
         targets = {r["title"] for r in rows if r["kind"] == "target" and r["title"]}
         lites = []
         for r in rows:
@@ -227,7 +233,7 @@ def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFra
 
 
 def title_types(mentions: DataFrame) -> DataFrame:
-    """(title, entity_type): :func:`kgpipe.resolution.title_type` of the mentions anchored to a
+    """(title, entity_type): :func:`kgpipe.graph.resolve.title_type` of the mentions anchored to a
     title (``mentions`` carry their resolved ``anchor_title``)."""
     majority = F.udf(lambda votes: _majority(votes), "string")
     return (mentions.where(F.col("anchor_title").isNotNull()).withColumnRenamed("anchor_title", "title")
@@ -237,7 +243,7 @@ def title_types(mentions: DataFrame) -> DataFrame:
 
 
 def _majority(votes) -> str | None:
-    from kgpipe.resolution import title_type
+    from kgpipe.graph.resolve import title_type
     return title_type([(v["label"], v["count"]) for v in votes or ()])
 
 
@@ -249,7 +255,11 @@ _COMPONENT_OUT = pa.schema([("vertex", pa.string()), ("entity_id", pa.string()),
 
 def _resolve_component(max_size: int):
     def fn(component: int, rows: list[dict]) -> Iterator[dict]:
-        from kgpipe.resolution import cluster_identity, entity_id_for, split_oversized
+        from kgpipe.graph.resolve import (
+            cluster_identity,
+            entity_id_for,
+            split_oversized,
+        )
         members = [r["vertex"] for r in rows if r["kind"] == "v"]
         edges = [(r["src"], r["dst"], r["rule"]) for r in rows if r["kind"] == "e"]
         for group in split_oversized(members, edges, max_size):
@@ -287,7 +297,7 @@ def assign_entities(spark: SparkSession, vertices: DataFrame, edges: DataFrame, 
 def _entity_summary():
     @F.udf("struct<canonical_name:string,entity_type:string>")
     def summary(aliases, votes, wiki_title):
-        from kgpipe.resolution import canonical_name, majority_type
+        from kgpipe.graph.resolve import canonical_name, majority_type
         return (canonical_name(((a["alias"], a["count"]) for a in aliases or ()), wiki_title),
                 majority_type((v["label"], v["count"]) for v in votes or ()))
     return summary
@@ -336,13 +346,13 @@ def entity_rows(mention_entities: DataFrame, mentions: DataFrame, doc_times: Dat
 @F.pandas_udf(StringType())
 def edge_id_udf(subject: pd.Series, predicate: pd.Series, obj: pd.Series, object_type: pd.Series,
                 qualifiers: pd.Series) -> pd.Series:
-    """:func:`kgpipe.resolution.edge_key` per row."""
+    """:func:`kgpipe.graph.resolve.edge_key` per row."""
     return pd.Series([edge_key(s, p, o, t, q) for s, p, o, t, q in
                       zip(subject, predicate, obj, object_type, qualifiers, strict=True)])
 
 
 def _evidence_hash(e: Column) -> Column:
-    """:func:`kgpipe.resolution.evidence_sample`'s key, in Spark."""
+    """:func:`kgpipe.graph.resolve.evidence_sample`'s key, in Spark."""
     return stable_id_col("evidence", e["doc_id"], e["sentence_index"], e["start"], e["end"])
 
 
@@ -354,7 +364,7 @@ def bottom_k(evidence: Column, k: int) -> Column:
 
 
 def noisy_or_col(confidences: Column) -> Column:
-    """:func:`kgpipe.resolution.noisy_or` over an array column (ascending factors)."""
+    """:func:`kgpipe.graph.resolve.noisy_or` over an array column (ascending factors)."""
     clamped = F.transform(F.array_sort(confidences), lambda c: F.least(F.lit(1.0), F.greatest(F.lit(0.0), c)))
     return 1.0 - F.aggregate(clamped, F.lit(1.0).cast("double"), lambda acc, c: acc * (1.0 - c))
 
@@ -449,7 +459,7 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
             checkpoint: str, inputs: dict[str, DataFrame] | None = None) -> dict[str, Any]:
     """Write every output table into ``staging`` and return the figures of the run.
     ``inputs`` replaces input tables (evaluation runs on altered inputs; never incremental)."""
-    from kgpipe.resolution import MAX_REDIRECT_HOPS, PRIOR_RULE
+    from kgpipe.graph.resolve import MAX_REDIRECT_HOPS, PRIOR_RULE
 
     def read(name: str) -> DataFrame:
         return inputs[name] if inputs and name in inputs else _read(spark, warehouse, name)
@@ -564,7 +574,7 @@ def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConf
                      seed: int = 0) -> dict[str, Any]:
     """Held-out linking accuracy (``kgpipe eval linking``).
 
-    The links chosen by :func:`kgpipe.resolution.in_holdout` are removed from the link
+    The links chosen by :func:`kgpipe.graph.resolve.in_holdout` are removed from the link
     evidence (alias counts and the documents' own link targets); where NER found an entity at
     the anchor's span that mention loses its target, other anchor mentions of hidden links
     are removed. The whole resolution then runs on what is left, and each probe's entity is
@@ -573,7 +583,7 @@ def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConf
     ones only. ``prior_only_accuracy`` is the baseline of the alias table's most common
     target alone (no types, no document context, no same-as merges).
     """
-    from kgpipe.resolution import ANY, MAX_REDIRECT_HOPS, coarse_type
+    from kgpipe.graph.resolve import ANY, MAX_REDIRECT_HOPS, coarse_type
     links, mentions = _read(spark, warehouse, "links"), _read(spark, warehouse, "mentions")
     held = holdout_column(F.col("doc_id"), F.col("start"), fraction, seed)
     hidden = links.where(held).select("doc_id", "start", "end", "target_title")
@@ -630,7 +640,7 @@ def evaluate_linking(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConf
 
 
 def holdout_column(doc_id: Column, start: Column, fraction: float, seed: int) -> Column:
-    """:func:`kgpipe.resolution.in_holdout` in Spark."""
+    """:func:`kgpipe.graph.resolve.in_holdout` in Spark."""
     h = stable_id_col("holdout", F.lit(str(seed)), doc_id, start)
     return F.conv(F.substring(h, 1, 8), 16, 10).cast("double") / float(1 << 32) < F.lit(fraction)
 

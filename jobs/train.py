@@ -4,8 +4,8 @@
     python jobs/train.py --warehouse DIR [--config FILE]
 
 Edges with an entity object and enough support and confidence become distinct (subject,
-predicate, object) triples over sorted id maps (kgpipe.kge.graph); a held-out slice measures the
-model (filtered MRR) when the graph is large enough. Training is kgpipe.kge's: in this process, or,
+predicate, object) triples over sorted id maps (kgpipe.embed.graph); a held-out slice measures the
+model (filtered MRR) when the graph is large enough. Training is kgpipe.embed's: in this process, or,
 with ``train.num_processes`` > 1, in that many torch.distributed processes started by Spark's
 ``TorchDistributor`` (GPUs where the Spark session has GPU resources). Outputs:
 
@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kgpipe.config import TrainConfig
-from kgpipe.kge.graph import (
+from kgpipe.embed.graph import (
     EDGE_COLUMNS,
     GraphTriples,
     edge_filter,
@@ -106,7 +106,7 @@ def _train_distributed(bundle: Path, cfg: TrainConfig, ctx: StageContext, spark)
     from pyspark.ml.torch.distributor import TorchDistributor
 
     from jobs.spark import spark_session
-    from kgpipe.kge.distributed import train_bundle
+    from kgpipe.embed.distributed import train_bundle
     spark = spark or spark_session(ctx.spark, app_suffix="-train", cache_dir=ctx.cache_dir)
     key = "spark.driver.resource.gpu.amount" if cfg.distributor_local_mode else "spark.task.resource.gpu.amount"
     use_gpu = cfg.device != "cpu" and float(spark.conf.get(key, "0") or 0) > 0
@@ -160,7 +160,7 @@ def run_stage(cfg: TrainConfig, ctx: StageContext, spark=None) -> StageRecord:
             if cfg.num_processes > 1:
                 _train_distributed(bundle, cfg, ctx, spark)
             else:
-                from kgpipe.kge.distributed import train_bundle
+                from kgpipe.embed.distributed import train_bundle
                 train_bundle(bundle)
             metrics = json.loads((bundle / "metrics.json").read_text(encoding="utf-8"))
             entity_vectors = np.load(bundle / "entity_vectors.npy")

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from kgpipe.config import Config, ConfigError, load_config
 from kgpipe.datasets import ENWIKI_SAMPLE, GRAPHFRAMES_JAR, FetchError, fetch
-from kgpipe.dumps import InputError
-from kgpipe.export import ExportError
+from kgpipe.graph.export import ExportError
+from kgpipe.graph.reason import RuleError
+from kgpipe.ingest.dumps import InputError
 from kgpipe.manifest import COMMITTED, RunManifest, StageRecord, new_run_id
 from kgpipe.metrics import write_metrics
-from kgpipe.reasoning import RuleError
+from kgpipe.serve.store import StoreError
 from kgpipe.stages import ON_DEMAND, STAGES, StageContext, stage_function
-from kgpipe.store import StoreError
 from kgpipe.submit import SubmitError, runs_on_cluster, submit_stage
 from kgpipe.warehouse import Warehouse
 
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="save the trainer's state here (after an epoch, at most once a minute, and at the "
                           "end); when FILE exists, continue from it (same settings; a larger --epochs trains on)")
     kge.add_argument("--kge", dest="kge_overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="any other trainer setting (see kgpipe/kge/config.py), e.g. sampler=bernoulli")
+                     help="any other trainer setting (see kgpipe/embed/config.py), e.g. sampler=bernoulli")
     label = sub.add_parser("label", help="active learning: choose facts for humans to label, import the labels, "
                                          "train the relation classifier")
     label_commands = label.add_subparsers(dest="label_command", required=True)
@@ -358,8 +358,8 @@ def _run_stages(config: Config, args, names: list[str], engine_args: list[str]) 
 def _evaluate_kge(args) -> int:
     import yaml
 
-    from kgpipe.kge import KGEConfig, train_and_evaluate
-    from kgpipe.kge.train import CheckpointMismatch
+    from kgpipe.embed import KGEConfig, train_and_evaluate
+    from kgpipe.embed.train import CheckpointMismatch
     settings = {name: getattr(args, name) for name in ("model", "epochs", "dim", "lr", "loss", "num_negs",
                                                         "batch_size", "device", "seed")
                 if getattr(args, name) is not None}
@@ -403,8 +403,8 @@ def _evaluate_linking(config: Config, args) -> int:
 
 def _load_graph(config: Config):
     """The KnowledgeGraph of ``config.warehouse``, or None after printing why it cannot be loaded."""
-    from kgpipe.index import BundleError
-    from kgpipe.kg import KnowledgeGraph
+    from kgpipe.serve.index import BundleError
+    from kgpipe.serve.kg import KnowledgeGraph
     try:
         return KnowledgeGraph.load(config.warehouse)
     except (BundleError, StoreError, FileNotFoundError) as exc:
@@ -413,7 +413,7 @@ def _load_graph(config: Config):
 
 
 def _ask(config: Config, args) -> int:
-    from kgpipe.qa import QuestionError, answer, json_ready
+    from kgpipe.serve.qa import QuestionError, answer, json_ready
     kg = _load_graph(config)
     if kg is None:
         return 2
@@ -438,7 +438,8 @@ def _ask(config: Config, args) -> int:
 
 
 def _evaluate_qa(config: Config, args) -> int:
-    from kgpipe.qa import DEFAULT_QUESTIONS, QuestionError, evaluate_qa
+    from kgpipe.evaluate.qa import DEFAULT_QUESTIONS, evaluate_qa
+    from kgpipe.serve.qa import QuestionError
     kg = _load_graph(config)
     if kg is None:
         return 2
@@ -462,8 +463,9 @@ def _evaluate(config: Config, args) -> int:
         return _evaluate_kge(args)
     if args.evaluation == "linking":
         return _evaluate_linking(config, args)
-    from kgpipe.evaluation import EXTRACTORS, evaluate_ner, evaluate_re
-    from kgpipe.extraction import load_nlp
+    from kgpipe.evaluate.ner import evaluate_ner
+    from kgpipe.evaluate.relations import EXTRACTORS, evaluate_re
+    from kgpipe.extract.nlp import load_nlp
     nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
     if args.evaluation == "ner":
         result = evaluate_ner(args.conll, nlp)
@@ -474,8 +476,8 @@ def _evaluate(config: Config, args) -> int:
             return 2
         result = evaluate_re(args.webnlg, EXTRACTORS[args.extractor](nlp))
         if args.relation_model:
-            from kgpipe.evaluation import evaluate_re_with_model
-            from kgpipe.labeling import LabelError, RelationModel
+            from kgpipe.evaluate.relations import evaluate_re_with_model
+            from kgpipe.extract.relation_model import LabelError, RelationModel
             try:
                 model = RelationModel.load(args.relation_model)
             except (FileNotFoundError, LabelError) as exc:
@@ -491,7 +493,7 @@ def _evaluate(config: Config, args) -> int:
 def _label(config: Config, args) -> int:
     """``kgpipe label select|import|train``: one JSON line (jobs/label.py)."""
     from jobs.label import import_labels, select_tasks, train_model
-    from kgpipe.labeling import LabelError
+    from kgpipe.extract.relation_model import LabelError
     try:
         if args.label_command == "select":
             if args.n < 1:
@@ -513,7 +515,7 @@ def _serve(config: Config, args, unknown: list[str]) -> int:
     if unknown:
         print(f"kgpipe: error: serve does not take {' '.join(unknown)}", file=sys.stderr)
         return 2
-    from kgpipe.service import AuthConfigError, serve
+    from kgpipe.serve.api import AuthConfigError, serve
     try:
         serve(config, config.warehouse, insecure_no_auth=args.insecure_no_auth)
     except AuthConfigError as exc:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kgpipe.kge.config import KGEConfig
+from kgpipe.embed.config import KGEConfig
 
 EMBEDDED_WIKI = "embedded:enwiki-sample"
 EMBEDDED_NEWS = "embedded:news-sample"
@@ -58,7 +58,7 @@ class ExtractConfig(_Section):
     mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
     relation_model: str | None = Field(None, description="relation classifier from `kgpipe label train`; when set, "
                                                          "every sentence's triples and mention pairs are classified "
-                                                         "(kgpipe/labeling.py: classify_sentence): predicate = the "
+                                                         "(kgpipe/label/: classify_sentence): predicate = the "
                                                          "relation, confidence = its probability")
     relation_threshold: float | None = Field(None, ge=0.0, le=1.0,
                                              description="a relation below this probability counts as 'no "
@@ -107,14 +107,14 @@ class ExportConfig(_Section):
 
 
 class TrainConfig(KGEConfig):
-    """The train stage: the trainer's own settings (kgpipe/kge/config.py), a few defaults changed for
+    """The train stage: the trainer's own settings (kgpipe/embed/config.py), a few defaults changed for
     pipeline graphs, plus which edges it learns from, the held-out slices it is measured on, and how
     many processes share the work (docs/training.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     # trainer defaults that suit the stage: lazy row-wise Adam is several times faster on CPU
-    sparse: bool = Field(True, description="lazy row-wise optimizer (see kgpipe/kge/config.py)")
+    sparse: bool = Field(True, description="lazy row-wise optimizer (see kgpipe/embed/config.py)")
     lr: float = Field(0.01, gt=0.0)
     epochs: int = Field(20, ge=0)
     # which edges
@@ -142,7 +142,7 @@ class TrainConfig(KGEConfig):
 
 
 class LabelConfig(_Section):
-    """Active learning (kgpipe/labeling.py, jobs/label.py): select, import, train."""
+    """Active learning (kgpipe/label/, jobs/label.py): select, import, train."""
     tasks_dir: str | None = Field(None, description="where select writes Label Studio tasks; default: "
                                                     "<warehouse>/labeling/tasks")
     relations: str = Field("embedded:relations", description="target relations, one a line; embedded:relations "
@@ -161,7 +161,7 @@ class LabelConfig(_Section):
 
 
 class IndexConfig(_Section):
-    """The index stage: a FAISS bundle over the entity embeddings (kgpipe/index.py)."""
+    """The index stage: a FAISS bundle over the entity embeddings (kgpipe/serve/index.py)."""
     factory: str = Field("auto", description="FAISS factory string; auto: Flat up to exact_max vectors, "
                                              "else IVF{4 sqrt(n)}_HNSW32 with SQ8 (or PQ) codes")
     exact_max: int = Field(100_000, ge=0, description="auto: exact search up to this many vectors")
@@ -182,7 +182,7 @@ class IndexConfig(_Section):
 
 
 class ServeConfig(_Section):
-    """``kgpipe serve``: the HTTP service over the current index bundle (kgpipe/service/)."""
+    """``kgpipe serve``: the HTTP service over the current index bundle (kgpipe/serve/api/)."""
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
     port: int = Field(8000, ge=1, le=65535)
     api_keys: list[str] = Field(default_factory=list,

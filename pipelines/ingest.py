@@ -1,7 +1,7 @@
 """Beam ingestion: MediaWiki dumps and news files -> documents, redirects, links, rejects.
 
 The pipeline is one composite transform, :class:`IngestSplits`, over a
-PCollection of small :class:`~kgpipe.inputs.InputSplit` references; workers read
+PCollection of small :class:`~kgpipe.ingest.inputs.InputSplit` references; workers read
 and clean the bytes of their own splits. Runs on the DirectRunner locally and
 on Dataflow or Flink unchanged (``--runner ... --setup_file ./setup.py``).
 
@@ -28,8 +28,8 @@ from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from kgpipe.config import IngestConfig, load_config
 from kgpipe.datasets import resolve_inputs
-from kgpipe.ingest import OUTPUT_TABLES, STAGE, merge_stats, process_split
-from kgpipe.inputs import InputSplit, plan_splits
+from kgpipe.ingest.inputs import InputSplit, plan_splits
+from kgpipe.ingest.process import OUTPUT_TABLES, STAGE, merge_stats, process_split
 from kgpipe.manifest import StageRecord, new_run_id
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse

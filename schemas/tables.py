@@ -187,7 +187,7 @@ _DEFINITIONS = [
         _c("link_score", pa.float64(), "commonness of the chosen title (1.0 for anchors and document links)"),
     )),
     TableSchema("entity_keys", 1, "Resolution state: the name keys that merge mentions into each entity.", (
-        _key("key", "'W:<wiki title>' or 'N:<type>:<normalized name>' (see kgpipe.resolution)"),
+        _key("key", "'W:<wiki title>' or 'N:<type>:<normalized name>' (see kgpipe.graph.resolve)"),
         _key("entity_id", "entity the key belongs to"),
         _c("is_identity", pa.bool_(), "the key the entity id is derived from", False),
     )),
@@ -210,7 +210,7 @@ _DEFINITIONS = [
         _c("depth", pa.int32(), "derivation depth (1 = from extracted edges only)", False),
         _c("confidence", pa.float64(), "product of premise confidences", False),
     )),
-    TableSchema("labels", 1, "Human relation labels of candidate facts (kgpipe label import; kgpipe/labeling.py).", (
+    TableSchema("labels", 1, "Human relation labels of candidate facts (kgpipe label import; kgpipe/label/).", (
         _key("label_id", "sha256[:32] of task_id and labeler: a labeler's later label for a task replaces it"),
         _key("task_id", "task written by kgpipe label select (stable id of sentence and argument spans)"),
         _c("doc_id", pa.string(), "document of the sentence ('' for tasks from outside the warehouse)", False),

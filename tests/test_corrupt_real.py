@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from kgpipe.cli import main
-from kgpipe.inputs import find_index, read_index
+from kgpipe.ingest.inputs import find_index, read_index
 from tests.test_dumps import assert_accounted, run_all
 
 

@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from kgpipe.config import EMBEDDED_NEWS, Config
-from kgpipe.datasets import (ENWIKI_SAMPLE, GRAPHFRAMES_JAR, NEWS_SAMPLE, FetchError, cached_path, fetch,
-                             graphframes_jar, resolve_inputs)
+from kgpipe.datasets import (
+    ENWIKI_SAMPLE,
+    GRAPHFRAMES_JAR,
+    NEWS_SAMPLE,
+    FetchError,
+    cached_path,
+    fetch,
+    graphframes_jar,
+    resolve_inputs,
+)
 
 
 def test_news_sample_ships_with_the_package_and_paths_pass_through(tmp_path: Path):

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.dumps import InputError, iter_decompressed, parse_siteinfo, scan_pages
-from kgpipe.ingest import process_split
-from kgpipe.inputs import plan_splits
+from kgpipe.ingest.dumps import (
+    InputError,
+    iter_decompressed,
+    parse_siteinfo,
+    scan_pages,
+)
+from kgpipe.ingest.inputs import plan_splits
+from kgpipe.ingest.process import process_split
 from tests.dumpfactory import dump_bytes, page_xml, write_multistream
 
 ARTICLE = "'''Ada Lovelace''' was an English [[mathematician]] born in [[London]].{{Infobox person}}"

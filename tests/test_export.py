@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kgpipe import export as fmt
 from kgpipe.config import ExportConfig
+from kgpipe.graph import export as fmt
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from schemas import arrow_schema

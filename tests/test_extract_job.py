@@ -12,6 +12,7 @@ from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from tests.dumpfactory import ingest_small_corpus
 
+
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory) -> Warehouse:
     return ingest_small_corpus(tmp_path_factory.mktemp("extract"))

@@ -1,4 +1,4 @@
-"""Tests for kgpipe.extraction: NER mentions, dependency relations, rows for the tables.
+"""Tests for kgpipe.extract: NER mentions, dependency relations, rows for the tables.
 
 Sentences are parsed with the real English model (loaded once per module); the
 expected triples are exact.
@@ -13,20 +13,18 @@ import pyarrow as pa
 import pytest
 
 from kgpipe.config import ExtractConfig
-from kgpipe.extraction import (
+from kgpipe.extract.documents import (
     EXTRACTOR,
     EXTRACTOR_VERSION,
     Anchor,
     DocumentInput,
-    Triple,
     extract_documents,
-    load_nlp,
-    prepare_text,
-    script_ratio,
-    triples_from_doc,
 )
+from kgpipe.extract.nlp import load_nlp
+from kgpipe.extract.patterns import Triple, triples_from_doc
+from kgpipe.extract.pii import mask_for
+from kgpipe.extract.text import prepare_text, script_ratio
 from kgpipe.ids import stable_id
-from kgpipe.pii import mask_for
 from schemas.tables import arrow_schema
 from tests.conftest import ENWIKI, need_shared
 
@@ -500,7 +498,7 @@ def test_many_small_documents_batch(nlp):
 
 
 def test_real_wikipedia_paragraphs(nlp):
-    from kgpipe.wikitext import clean_wikitext
+    from kgpipe.ingest.wikitext import clean_wikitext
 
     path = need_shared(ENWIKI)
     docs = []

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.index import run_stage
 from kgpipe.config import IndexConfig
-from kgpipe.index import BundleError, IndexBundle, choose_factory, link_query
+from kgpipe.serve.index import BundleError, IndexBundle, choose_factory, link_query
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from schemas import arrow_schema

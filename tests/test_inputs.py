@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.dumps import InputError
-from kgpipe.inputs import NEWS_JSONL, WIKI, detect, find_index, plan_splits, read_index
+from kgpipe.ingest.dumps import InputError
+from kgpipe.ingest.inputs import (
+    NEWS_JSONL,
+    WIKI,
+    detect,
+    find_index,
+    plan_splits,
+    read_index,
+)
 from tests.dumpfactory import dump_bytes, page_xml
 
 

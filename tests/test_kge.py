@@ -1,4 +1,4 @@
-"""kgpipe.kge: learning a synthetic graph, filtered ranking vs brute force, resume equality, real data."""
+"""kgpipe.embed: learning a synthetic graph, filtered ranking vs brute force, resume equality, real data."""
 from __future__ import annotations
 
 import json
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from kgpipe.kge import KGEConfig, Trainer, load_dataset, train_and_evaluate
-from kgpipe.kge.data import KnownTriples, from_labeled, parse_triples
-from kgpipe.kge.evaluate import metrics_from_ranks, rank_triples
-from kgpipe.kge.models import KGEModel, build_model
-from kgpipe.kge.train import subsampling_weights, true_corruptions
+from kgpipe.embed import KGEConfig, Trainer, load_dataset, train_and_evaluate
+from kgpipe.embed.data import KnownTriples, from_labeled, parse_triples
+from kgpipe.embed.evaluate import metrics_from_ranks, rank_triples
+from kgpipe.embed.models import KGEModel, build_model
+from kgpipe.embed.train import subsampling_weights, true_corruptions
 from tests.conftest import SHARED_DATA, need_shared
 
 FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"
@@ -331,7 +331,7 @@ def test_the_relation_table_steps_at_its_scaled_rate(optimizer, sparse):
 
 
 def test_checkpoints_are_written_at_most_once_a_minute_and_at_the_end(tmp_path, monkeypatch):
-    from kgpipe.kge import api
+    from kgpipe.embed import api
     saved = []
     monkeypatch.setattr(Trainer, "save_checkpoint", lambda self, path: saved.append(self.epoch))
     cfg = KGEConfig(dim=8, num_negs=5, chunk_size=4, batch_size=16, epochs=3, num_threads=1, device="cpu")
@@ -399,7 +399,12 @@ def test_share_of_a_global_batch_scales_the_loss_and_an_empty_share_changes_noth
 
 
 def test_partitions_buckets_and_visiting_order():
-    from kgpipe.kge.partition import Partitioning, bucket_order, bucket_triples, local_rows
+    from kgpipe.embed.partition import (
+        Partitioning,
+        bucket_order,
+        bucket_triples,
+        local_rows,
+    )
     p = Partitioning(10, 3)
     assert p.bounds().tolist() == [0, 3, 6, 10]
     triples = np.array([[0, 0, 9], [4, 1, 5], [9, 0, 0], [2, 1, 1], [7, 0, 3]])
@@ -426,7 +431,7 @@ def test_partitions_buckets_and_visiting_order():
 def test_row_optimizer_equals_torch_optimizer_when_every_row_is_touched(kind, reference, fused):
     """Lazy row-wise updates are the ordinary ones for the rows a step touches; with all rows
     touched every step they must follow torch's optimizer (same bias correction, same epsilon)."""
-    from kgpipe.kge.rowopt import RowOptimizer
+    from kgpipe.embed.rowopt import RowOptimizer
     gen = torch.Generator().manual_seed(0)
     start = torch.randn(6, 4, generator=gen)
     ours, theirs = start.clone(), torch.nn.Parameter(start.clone())

@@ -8,24 +8,27 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from kgpipe.config import Config, ExtractConfig
-from kgpipe.labeling import (
+from kgpipe.extract.relation_model import (
     NO_RELATION,
-    ArgSpan,
-    Candidate,
     LabelError,
     RelationModel,
-    candidates_from_doc,
     classify_sentence,
-    expected_calibration_error,
+    relation_predicate,
+)
+from kgpipe.label.candidates import (
+    ArgSpan,
+    Candidate,
+    candidates_from_doc,
+    load_relations,
+)
+from kgpipe.label.selection import expected_calibration_error, select
+from kgpipe.label.studio import (
     label_config_xml,
     label_rows,
     label_studio_task,
-    load_relations,
     merge_labels,
     parse_label_file,
     read_tasks,
-    relation_predicate,
-    select,
     training_examples,
 )
 
@@ -38,7 +41,7 @@ RELATIONS = ["born in", "works for"]
 
 @pytest.fixture(scope="module")
 def nlp():
-    from kgpipe.extraction import load_nlp
+    from kgpipe.extract.nlp import load_nlp
     return load_nlp(ExtractConfig().model)
 
 
@@ -138,7 +141,7 @@ def test_threshold_turns_weak_relations_into_no_relation(model, training):
 
 
 def test_classify_sentence_renames_rescores_keeps_or_drops(nlp, model):
-    from kgpipe.extraction import triples_from_doc
+    from kgpipe.extract.patterns import triples_from_doc
     doc = nlp("Ada Lovelace was born in Prague.")
     triples = triples_from_doc(doc)
     assert [t.predicate for t in triples] == ["born in"]
@@ -159,7 +162,7 @@ def test_classify_sentence_renames_rescores_keeps_or_drops(nlp, model):
 def test_classify_sentence_returns_every_triple_of_a_shared_pair(nlp, model):
     import dataclasses
 
-    from kgpipe.extraction import triples_from_doc
+    from kgpipe.extract.patterns import triples_from_doc
     doc = nlp("Ada Lovelace was born in Prague.")
     (born,) = triples_from_doc(doc)
     twin = dataclasses.replace(born, predicate="live in")
@@ -370,7 +373,11 @@ def test_import_without_tasks_is_a_clear_error(tmp_path):
 
 
 def test_extraction_uses_the_configured_model(tmp_path, nlp, model):
-    from kgpipe.extraction import EXTRACTOR_WITH_MODEL, DocumentInput, extract_documents
+    from kgpipe.extract.documents import (
+        EXTRACTOR_WITH_MODEL,
+        DocumentInput,
+        extract_documents,
+    )
     path = model.save(tmp_path / "m.joblib")
     text = "Ada Lovelace was born in Prague. Jane Austen visited Madrid with a friend."
     docs = [DocumentInput(doc_id="d1", text=text, paragraphs=((0, len(text)),))]
@@ -383,7 +390,7 @@ def test_extraction_uses_the_configured_model(tmp_path, nlp, model):
 
 
 def test_eval_re_reports_with_and_without_the_model_on_held_out_entries(tmp_path, nlp, model):
-    from kgpipe.evaluation import evaluate_re_with_model
+    from kgpipe.evaluate.relations import evaluate_re_with_model
     folder = tmp_path / "1triples"
     folder.mkdir()
     entries = [("Id1", "Karl_Marx | birthPlace | Berlin", "Karl Marx was born in Berlin."),

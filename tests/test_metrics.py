@@ -78,7 +78,7 @@ def test_alert_rules_use_only_metrics_kgpipe_writes(tmp_path):
 def _service_samples() -> dict[str, set[str]]:
     """Sample names the service exports (histograms as _bucket/_count/_sum) and their label names,
     from the service's own metrics object after one request of each kind."""
-    from kgpipe.service.telemetry import ServiceMetrics
+    from kgpipe.serve.api.telemetry import ServiceMetrics
     metrics = ServiceMetrics()
     metrics.requests.labels("/entities", "GET", "500").inc()
     metrics.duration.labels("/entities").observe(0.2)

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from kgpipe.datasets import NEWS_SAMPLE
-from kgpipe.inputs import NEWS_DIR, NEWS_JSONL, detect, plan_splits
-from kgpipe.news import iter_jsonl_lines, parse_time, split_paragraphs
+from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, detect, plan_splits
+from kgpipe.ingest.news import iter_jsonl_lines, parse_time, split_paragraphs
 from tests.conftest import BBC, need_shared
 from tests.test_dumps import assert_accounted, run_all
 

@@ -1,9 +1,9 @@
-"""Tests for kgpipe.pii: length-preserving masking of personal identifiers."""
+"""Tests for kgpipe.extract.pii: length-preserving masking of personal identifiers."""
 from __future__ import annotations
 
 import pytest
 
-from kgpipe.pii import find_pii, mask_for, mask_pii
+from kgpipe.extract.pii import find_pii, mask_for, mask_pii
 
 
 def masked(text: str) -> list[tuple[str, str]]:

@@ -13,10 +13,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from kgpipe.inputs import plan_splits
+from kgpipe.ingest.inputs import plan_splits
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
-from pipelines.ingest import AccountingError, IngestSplits, check_accounting, local_runner, pipeline_options, run_stage
+from pipelines.ingest import (
+    AccountingError,
+    IngestSplits,
+    check_accounting,
+    local_runner,
+    pipeline_options,
+    run_stage,
+)
 from tests.dumpfactory import dump_bytes, page_xml
 
 

@@ -1,4 +1,4 @@
-"""Question answering and summaries (kgpipe.qa) on a small hand-made graph that goes through the real index
+"""Question answering and summaries (kgpipe.serve.qa) on a small hand-made graph that goes through the real index
 stage (store + FAISS bundle), and the answer-matching rule of ``kgpipe eval qa``."""
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs.index import run_stage
-from kgpipe import qa
 from kgpipe.cli import main
 from kgpipe.config import IndexConfig
+from kgpipe.evaluate import qa as qa_eval
 from kgpipe.ids import stable_id
-from kgpipe.kg import KnowledgeGraph
+from kgpipe.serve import qa
+from kgpipe.serve.kg import KnowledgeGraph
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from tests.graphfactory import document, write_table
@@ -276,21 +277,21 @@ def test_verb_phrases():
     ("not known", ["Warsaw"], False, False),
 ])
 def test_answer_matching_rule(predicted, acceptable, known, expected):
-    assert qa.answer_matches(predicted, acceptable, known=known) is expected
+    assert qa_eval.answer_matches(predicted, acceptable, known=known) is expected
 
 
 def test_question_file_errors_name_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "Who founded Apple?", "answers": ["Steve Jobs"]}\n{"question": "x"}\n')
     with pytest.raises(qa.QuestionError, match=r"bad.jsonl:2: 'answers' must be a list"):
-        qa.read_questions(bad)
+        qa_eval.read_questions(bad)
     bad.write_text("not json\n")
     with pytest.raises(qa.QuestionError, match=r":1: not JSON"):
-        qa.read_questions(bad)
+        qa_eval.read_questions(bad)
 
 
 def test_shipped_question_set_is_well_formed():
-    questions = qa.read_questions(qa.DEFAULT_QUESTIONS)
+    questions = qa_eval.read_questions(qa_eval.DEFAULT_QUESTIONS)
     assert len(questions) >= 50
     assert len({q["question"] for q in questions}) == len(questions)
     assert any(not q["answers"] for q in questions)       # some answers are not in the texts

@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from kgpipe.config import ReasonConfig
-from kgpipe.reasoning import KINDS, RuleError, evaluate, inferred_edge_id, load_rules, parse_rules
+from kgpipe.graph.reason import (
+    KINDS,
+    RuleError,
+    evaluate,
+    inferred_edge_id,
+    load_rules,
+    parse_rules,
+)
 from kgpipe.stages import StageContext, stage_function
 from kgpipe.warehouse import Warehouse
 from schemas import arrow_schema
@@ -74,7 +81,7 @@ def test_embedded_rules_cover_every_kind_with_extractor_predicates():
     assert {r.kind for r in rules} == set(KINDS)
     assert len({r.name for r in rules}) == len(rules)
     assert all(r.description for r in rules)
-    # predicates as kgpipe/extraction.py writes them for "was born in", "is located in", ...
+    # predicates as kgpipe/extract/ writes them for "was born in", "is located in", ...
     assert {("born in", "located in"), ("located in", "located in")} <= {r.body for r in rules}
 
 

@@ -1,4 +1,4 @@
-"""Entity resolution rules (kgpipe.resolution): hand-written merge and no-merge cases."""
+"""Entity resolution rules (kgpipe.graph.resolve): hand-written merge and no-merge cases."""
 from __future__ import annotations
 
 import itertools
@@ -6,14 +6,34 @@ import random
 
 import pytest
 
-from kgpipe.ids import stable_id
-from kgpipe.resolution import (
-    AliasRow, MentionLite, alias_rows, candidate_index, canonical_name, cluster_identity,
-    coarse_type, compatible, components, cross_document_key, document_graph_edges,
-    edge_confidence, edge_key, entity_id_for, evidence_sample, is_proper_name, link_mention,
-    majority_type, noisy_or, normalize_surface, qualifiers_string, resolve_redirect,
-    same_as_pairs, split_oversized, title_key,
+from kgpipe.graph.resolve import (
+    AliasRow,
+    MentionLite,
+    alias_rows,
+    candidate_index,
+    canonical_name,
+    cluster_identity,
+    coarse_type,
+    compatible,
+    components,
+    cross_document_key,
+    document_graph_edges,
+    edge_confidence,
+    edge_key,
+    entity_id_for,
+    evidence_sample,
+    is_proper_name,
+    link_mention,
+    majority_type,
+    noisy_or,
+    normalize_surface,
+    qualifiers_string,
+    resolve_redirect,
+    same_as_pairs,
+    split_oversized,
+    title_key,
 )
+from kgpipe.ids import stable_id
 
 
 def M(mid: str, text: str, label: str, start: int, wiki: str | None = None) -> MentionLite:
@@ -333,7 +353,7 @@ def test_evidence_sample_bounded_and_deterministic():
 
 
 def test_title_type_needs_enough_typed_votes():
-    from kgpipe.resolution import title_type
+    from kgpipe.graph.resolve import title_type
     assert title_type([("ORG", 1), ("LINK", 5)]) is None              # one typed vote: unknown
     assert title_type([("ORG", 2), ("PERSON", 1), ("LINK", 4)]) == "ORG"
     assert title_type(["GPE", "LOC", "PERSON"]) == "LOC"

@@ -6,11 +6,24 @@ import pyarrow.compute as pc
 import pytest
 
 from kgpipe.config import ResolveConfig
+from kgpipe.graph.resolve import (
+    alias_rows,
+    edge_key,
+    entity_id_for,
+    evidence_sample,
+    noisy_or,
+)
 from kgpipe.ids import stable_id
 from kgpipe.manifest import new_run_id
-from kgpipe.resolution import alias_rows, edge_key, entity_id_for, evidence_sample, noisy_or
 from kgpipe.stages import StageContext
-from tests.graphfactory import document, link, make_warehouse, mention, triple, write_table
+from tests.graphfactory import (
+    document,
+    link,
+    make_warehouse,
+    mention,
+    triple,
+    write_table,
+)
 
 pytestmark = pytest.mark.usefixtures("spark")
 

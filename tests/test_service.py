@@ -20,8 +20,9 @@ from pydantic import ValidationError
 
 from kgpipe.cli import main
 from kgpipe.config import ServeConfig
-from kgpipe.service import AuthConfigError, create_app
-from kgpipe.service.telemetry import MULTIPROCESS_DIR, forget_dead_workers
+from kgpipe.serve import kg as knowledge_graph
+from kgpipe.serve.api import AuthConfigError, create_app
+from kgpipe.serve.api.telemetry import MULTIPROCESS_DIR, forget_dead_workers
 from tests.sparkcluster import KGPIPE
 from tests.test_store import INFERRED, MARRIED, VECTORS, make_bundle
 
@@ -62,9 +63,10 @@ def client(tmp_path_factory):
 
 @pytest.fixture
 def fake_qa(monkeypatch):
-    """A stand-in for kgpipe.qa (another engineer's module): the service only has to pass the loaded graph
+    """A stand-in for kgpipe.serve.qa (tested on its own in tests/test_qa.py): the service only has to pass the
+    loaded graph
     and the question through and return what it answers."""
-    module = types.ModuleType("kgpipe.qa")
+    module = types.ModuleType("kgpipe.serve.qa")
     module.calls = []
 
     def answer(kg, question):
@@ -82,7 +84,7 @@ def fake_qa(monkeypatch):
     module.warm_up = lambda: module.calls.append("warm-up")
     module.summarize = lambda kg, entity_id: {"entity_id": entity_id, "summary": f"{entity_id} summary",
                                               "sentences": []}
-    monkeypatch.setitem(sys.modules, "kgpipe.qa", module)
+    monkeypatch.setattr(knowledge_graph, "qa", module)
     return module
 
 
@@ -201,14 +203,15 @@ def test_ask_and_summary_pass_through_to_qa(client, fake_qa):
     assert refused.status_code == 422 and refused.json()["detail"] == "cannot read the question"
 
 
-def test_ask_without_the_qa_module_is_501(client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "kgpipe.qa", None)   # makes `import kgpipe.qa` fail
+def test_ask_without_the_qa_dependencies_is_501(client, monkeypatch):
+    def without_spacy(kg, question):   # what a slim installation without spaCy raises at the first question
+        raise ModuleNotFoundError("No module named 'spacy'", name="spacy")
+    monkeypatch.setattr(knowledge_graph.qa, "answer", without_spacy)
     response = client.post("/ask", json={"question": "Who?"}, headers=BEARER)
-    assert response.status_code == 501 and "kgpipe.qa" in response.json()["detail"]
+    assert response.status_code == 501 and "spacy is missing" in response.json()["detail"]
 
 
 def test_the_real_qa_module_answers_in_the_agreed_shape(client):
-    pytest.importorskip("kgpipe.qa")
     body = client.post("/ask", json={"question": "Who did Marie Curie marry?"}, headers=BEARER).json()
     assert {"question", "answer", "known", "entities", "relation", "facts", "citations", "reasoning"} <= set(body)
 

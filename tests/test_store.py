@@ -10,10 +10,10 @@ import pytest
 from jobs.index import run_stage
 from kgpipe.config import IndexConfig
 from kgpipe.ids import stable_id
-from kgpipe.index import current_bundle
-from kgpipe.kg import KnowledgeGraph, NotFound
+from kgpipe.serve.index import current_bundle
+from kgpipe.serve.kg import KnowledgeGraph, NotFound
+from kgpipe.serve.store import GraphStore, StoreError, build_store
 from kgpipe.stages import StageContext
-from kgpipe.store import GraphStore, StoreError, build_store
 from kgpipe.warehouse import Warehouse
 from tests.graphfactory import document, write_table
 from tests.test_index import commit_vectors
@@ -213,13 +213,14 @@ def test_similar_predict_and_recommend(kg):
 
 
 def test_ask_and_summary_delegate_to_the_qa_module(kg, monkeypatch):
-    import sys
     import types
+
+    from kgpipe.serve import kg as knowledge_graph
     calls = []
-    qa = types.ModuleType("kgpipe.qa")
+    qa = types.ModuleType("kgpipe.serve.qa")
     qa.answer = lambda graph, question: calls.append(("answer", graph, question)) or {"answer": "not known"}
     qa.summarize = lambda graph, entity_id: calls.append(("summarize", graph, entity_id)) or {"summary": ""}
-    monkeypatch.setitem(sys.modules, "kgpipe.qa", qa)
+    monkeypatch.setattr(knowledge_graph, "qa", qa)
     assert kg.ask("Who?") == {"answer": "not known"} and kg.summary("e:curie") == {"summary": ""}
     assert calls == [("answer", kg, "Who?"), ("summarize", kg, "e:curie")]
     with pytest.raises(NotFound):

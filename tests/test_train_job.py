@@ -14,7 +14,7 @@ import pytest
 
 from jobs.train import run_stage
 from kgpipe.config import TrainConfig
-from kgpipe.kge.graph import graph_triples, holdout, holdout_sizes
+from kgpipe.embed.graph import graph_triples, holdout, holdout_sizes
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse
 from tests.graphfactory import write_table

@@ -1,4 +1,4 @@
-"""The web page (kgpipe/service/static) in headless Chromium against the real service.
+"""The web page (kgpipe/serve/api/static) in headless Chromium against the real service.
 
 The service runs with uvicorn in a thread, on a free port, over the small graph of tests/test_store.py
 (a bundle built by the real index stage). Selenium drives Debian's chromium through its chromedriver:
@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import threading
 import time
 import types
@@ -24,7 +23,8 @@ import urllib.request
 import pytest
 
 from kgpipe.config import ServeConfig
-from kgpipe.service import create_app
+from kgpipe.serve import kg as knowledge_graph
+from kgpipe.serve.api import create_app
 from tests.test_store import make_bundle
 
 KEY = "web-test-key"
@@ -58,9 +58,9 @@ def browser_binaries():
 
 @pytest.fixture(scope="module")
 def fake_qa():
-    """kgpipe.qa belongs to another module and has its own tests; here a fixed answer shows that the page
+    """kgpipe.serve.qa has its own tests (tests/test_qa.py); here a fixed answer shows that the page
     posts the question and renders the answer with its citation and reasoning."""
-    module = types.ModuleType("kgpipe.qa")
+    module = types.ModuleType("kgpipe.serve.qa")
     module.questions = []
 
     def answer(kg, question):
@@ -73,13 +73,11 @@ def fake_qa():
 
     module.answer = answer
     module.summarize = lambda kg, entity_id: {"entity_id": entity_id, "summary": "", "sentences": []}
-    saved = sys.modules.get("kgpipe.qa")
-    sys.modules["kgpipe.qa"] = module
+    module.warm_up = lambda: None
+    real = knowledge_graph.qa
+    knowledge_graph.qa = module
     yield module
-    if saved is None:
-        sys.modules.pop("kgpipe.qa", None)
-    else:
-        sys.modules["kgpipe.qa"] = saved
+    knowledge_graph.qa = real
 
 
 @pytest.fixture(scope="module")

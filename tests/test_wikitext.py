@@ -1,4 +1,4 @@
-"""Tests for kgpipe.wikitext: wikitext -> clean text, paragraphs and link offsets."""
+"""Tests for kgpipe.ingest.wikitext: wikitext -> clean text, paragraphs and link offsets."""
 from __future__ import annotations
 
 import bz2
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe import wikitext
-from kgpipe.wikitext import (
+from kgpipe.ingest import wikitext
+from kgpipe.ingest.wikitext import (
     CleanText,
     Namespaces,
     Paragraph,

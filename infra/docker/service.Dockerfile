@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The slim service image: `kgpipe serve` (FastAPI + uvicorn) over a warehouse's index bundle.
 # No Java and no Spark: the service reads the bundle (FAISS index and Arrow store) only.
-#   docker build -f infra/docker/service.Dockerfile -t kgpipe/service:0.1.0 .
+#   docker build -f infra/docker/service.Dockerfile -t kgpipe/serve/api:0.1.0 .
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build

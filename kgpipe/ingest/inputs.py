@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kgpipe.config import IngestConfig
-from kgpipe.dumps import InputError, SiteInfo, iter_decompressed, parse_siteinfo, scan_pages
+from kgpipe.ingest.dumps import (
+    InputError,
+    SiteInfo,
+    iter_decompressed,
+    parse_siteinfo,
+    scan_pages,
+)
 
 WIKI, NEWS_JSONL, NEWS_DIR = "wiki", "news_jsonl", "news_dir"
 _SNIFF_BYTES = 256 * 1024

@@ -1,17 +1,17 @@
 """The knowledge graph as a Python object: what the HTTP service answers, without HTTP.
 
-    from kgpipe.kg import KnowledgeGraph
+    from kgpipe.serve.kg import KnowledgeGraph
     kg = KnowledgeGraph.load("warehouse")          # or warehouse/indexes, or one bundle folder
     kg.search("marie curie")                       # [{"entity_id", "name", "type", "match", "score"}, ...]
     kg.entity_card(entity_id)                      # entity, statistics, facts with evidence
     kg.similar(entity_id, k=10)                    # embedding neighbours
     kg.predict(entity_id, "born in", k=10)         # link prediction, known facts marked
     kg.recommend(entity_id, k=10)                  # embedding neighbours combined with graph neighbours
-    kg.ask("Where was Marie Curie born?")          # kgpipe.qa.answer
-    kg.summary(entity_id)                          # kgpipe.qa.summarize
+    kg.ask("Where was Marie Curie born?")          # kgpipe.serve.qa.answer
+    kg.summary(entity_id)                          # kgpipe.serve.qa.summarize
 
-Everything comes from one index bundle: the FAISS index (:class:`kgpipe.index.IndexBundle`) and the graph
-store built beside it (:class:`kgpipe.store.GraphStore`, ``<bundle>/store``), so a loaded object is one
+Everything comes from one index bundle: the FAISS index (:class:`kgpipe.serve.index.IndexBundle`) and the graph
+store built beside it (:class:`kgpipe.serve.store.GraphStore`, ``<bundle>/store``), so a loaded object is one
 consistent version of the graph, and keeps answering while a newer bundle is published.
 
 Unknown entities and relations raise :class:`NotFound` (a ``LookupError``) with a message meant for users;
@@ -19,12 +19,12 @@ Unknown entities and relations raise :class:`NotFound` (a ``LookupError``) with 
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
-from kgpipe.index import BundleError, IndexBundle
-from kgpipe.store import GraphStore, StoreError
+from kgpipe.serve import qa
+from kgpipe.serve.index import BundleError, IndexBundle
+from kgpipe.serve.store import GraphStore, StoreError
 
 #: facts listed on an entity card (all of them are counted in ``fact_counts``)
 CARD_FACTS = 200
@@ -190,14 +190,14 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------------ question answering
 
-    @staticmethod
-    def _qa():
-        # imported when first asked: the QA module is optional for the lookups above
-        return importlib.import_module("kgpipe.qa")
-
     def ask(self, question: str) -> dict:
-        return self._qa().answer(self, question)
+        return qa.answer(self, question)
 
     def summary(self, entity_id: str) -> dict:
         self._require_entity(entity_id)
-        return self._qa().summarize(self, entity_id)
+        return qa.summarize(self, entity_id)
+
+
+def warm_up() -> None:
+    """Load what question answering needs (spaCy) now, so that the first question does not wait for it."""
+    qa.warm_up()

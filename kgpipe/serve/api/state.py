@@ -1,6 +1,6 @@
 """The loaded knowledge graph, swapped atomically when a new bundle is published.
 
-A request takes the current :class:`~kgpipe.kg.KnowledgeGraph` once, at its start, and uses only that
+A request takes the current :class:`~kgpipe.serve.kg.KnowledgeGraph` once, at its start, and uses only that
 object: a reload assigns a new object to one attribute (atomic in Python), so requests already running
 finish on the bundle they started with, and the old object is freed when the last of them lets go. The
 old bundle's files may be pruned meanwhile; its FAISS index is in memory and its store files stay mapped.
@@ -11,9 +11,9 @@ import logging
 import threading
 from pathlib import Path
 
-from kgpipe.index import CURRENT, INDEXES
-from kgpipe.kg import KnowledgeGraph
-from kgpipe.service.telemetry import ServiceMetrics
+from kgpipe.serve.api.telemetry import ServiceMetrics
+from kgpipe.serve.index import CURRENT, INDEXES
+from kgpipe.serve.kg import KnowledgeGraph
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ opens the same one (docs/training.md):
     entity_ids.parquet   row (int64), entity_id: row i of every entity table is this entity
     relation_ids.parquet row (int64), predicate
     triples.npz          train, valid, test: int64 arrays (n, 3) of rows (head, relation, tail)
-    -- written by training (kgpipe.kge.distributed.train_bundle) --
+    -- written by training (kgpipe.embed.distributed.train_bundle) --
     checkpoint.pt        Trainer.save_checkpoint: resumable state
     metrics.json         counts, speed, device, losses, held-out filtered MRR
     entity_vectors.npy, relation_vectors.npy   float32 rows in id-map order (best parameters)

@@ -1,4 +1,4 @@
-"""The HTTP application: FastAPI routes over :class:`kgpipe.kg.KnowledgeGraph`.
+"""The HTTP application: FastAPI routes over :class:`kgpipe.serve.kg.KnowledgeGraph`.
 
     kgpipe serve [--warehouse DIR] [--host H] [--port P] [--insecure-no-auth]
 
@@ -9,10 +9,10 @@ Routes (all but /healthz, /readyz, the OpenAPI docs and the web page need an API
 - ``GET /entities/{id}/facts?direction=&limit=``, ``GET /facts/{edge_id}``, ``GET /documents/{doc_id}``;
 - ``GET /entities/{id}/similar?k=``, ``GET /predict?head=&relation=&k=``, ``GET /recommend?entity=&k=``,
   ``GET /relations``;
-- ``POST /ask`` ``{"question": "..."}`` and ``GET /entities/{id}/summary`` (``kgpipe.qa``);
+- ``POST /ask`` ``{"question": "..."}`` and ``GET /entities/{id}/summary`` (``kgpipe.serve.qa``);
 - ``GET /healthz`` (the process answers), ``GET /readyz`` (a bundle is loaded: 503 before),
   ``GET /metrics`` (Prometheus), ``POST /admin/reload`` (load the published bundle now);
-- ``/docs`` and ``/openapi.json``; ``/ui/`` serves ``kgpipe/service/static`` when it exists.
+- ``/docs`` and ``/openapi.json``; ``/ui/`` serves ``kgpipe/serve/api/static`` when it exists.
 
 Handlers that may take long (search with fuzzy matching, cards, recommend, ask) are plain functions, which
 FastAPI runs in its thread pool. The key check, the graph lookup, ``similar`` and ``predict`` (one FAISS search,
@@ -26,7 +26,6 @@ request. The bundle is loaded after start-up in the background (``/readyz`` says
 # several of them (limits from the configuration) are local to create_app, where strings cannot be resolved
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -43,15 +42,20 @@ from pydantic import BaseModel, Field, create_model
 
 from kgpipe import __version__
 from kgpipe.config import Config, ServeConfig
-from kgpipe.kg import NotFound
-from kgpipe.service.auth import (
+from kgpipe.serve import kg as knowledge_graph
+from kgpipe.serve.api.auth import (
     ENV_KEYS,
     ApiKeys,
     AuthConfigError,
     keys_from_environment,
 )
-from kgpipe.service.state import GraphHolder, NotReady
-from kgpipe.service.telemetry import MULTIPROCESS_DIR, MetricsMiddleware, ServiceMetrics
+from kgpipe.serve.api.state import GraphHolder, NotReady
+from kgpipe.serve.api.telemetry import (
+    MULTIPROCESS_DIR,
+    MetricsMiddleware,
+    ServiceMetrics,
+)
+from kgpipe.serve.kg import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +172,12 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     def qa_call(function, *args):
         try:
             return function(*args)
-        except ModuleNotFoundError as exc:
-            if exc.name != "kgpipe.qa":
-                raise
-            raise HTTPException(501, "question answering is not available in this installation "
-                                     "(kgpipe.qa is missing)") from None
+        except ModuleNotFoundError as exc:   # a slim installation without spaCy serves everything else
+            raise HTTPException(501, f"question answering is not available in this installation "
+                                     f"({exc.name} is missing)") from None
         except NotFound:
             raise
-        except (ValueError, LookupError) as exc:   # kgpipe.qa's QuestionError: a question it cannot read
+        except (ValueError, LookupError) as exc:   # kgpipe.serve.qa's QuestionError: a question it cannot read
             raise HTTPException(422, str(exc)) from None
 
     # ------------------------------------------------------------------ health, no key
@@ -310,18 +312,12 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
 
 
 def _warm_up_qa() -> None:
-    """Let kgpipe.qa load its models (spaCy) before the first question instead of during it, when it
-    offers ``warm_up()``; a missing module or hook is fine, a failing one is logged."""
+    """Let question answering load its models (spaCy) before the first question instead of during it; a
+    failure is logged, and answered per request."""
     try:
-        qa = importlib.import_module("kgpipe.qa")
-    except ModuleNotFoundError:
-        return
-    warm_up = getattr(qa, "warm_up", None)
-    if callable(warm_up):
-        try:
-            warm_up()
-        except Exception:   # question answering reports its own errors per request
-            log.warning("kgpipe.qa.warm_up failed", exc_info=True)
+        knowledge_graph.warm_up()
+    except Exception:   # question answering reports its own errors per request
+        log.warning("question answering could not load its models", exc_info=True)
 
 
 def app_from_environment() -> FastAPI:
@@ -364,7 +360,7 @@ def serve(config: Config, warehouse: str | os.PathLike, insecure_no_auth: bool =
         with _shared_metrics_folder():
             # a worker importing FAISS and torch, or loading spaCy for its first question, can hold the GIL
             # past uvicorn's 5 s liveness ping on a busy machine and be killed for it: allow 30 s
-            uvicorn.run("kgpipe.service.app:app_from_environment", factory=True, host=settings.host,
+            uvicorn.run("kgpipe.serve.api.app:app_from_environment", factory=True, host=settings.host,
                         port=settings.port, workers=settings.workers, log_level=settings.log_level,
                         timeout_worker_healthcheck=30)
         return

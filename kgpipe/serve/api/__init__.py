@@ -1,9 +1,9 @@
 """``kgpipe serve``: the HTTP service over the current index bundle (FastAPI).
 
 ``create_app(config, warehouse)`` builds the application; ``serve(...)`` runs it with uvicorn. The same
-queries work without HTTP through :class:`kgpipe.kg.KnowledgeGraph`.
+queries work without HTTP through :class:`kgpipe.serve.kg.KnowledgeGraph`.
 """
-from kgpipe.service.app import create_app, serve
-from kgpipe.service.auth import AuthConfigError
+from kgpipe.serve.api.app import create_app, serve
+from kgpipe.serve.api.auth import AuthConfigError
 
 __all__ = ["AuthConfigError", "create_app", "serve"]

@@ -1,12 +1,12 @@
 """Knowledge-graph embeddings in plain PyTorch (no Spark/Beam): TransE, DistMult, ComplEx, RotatE.
 
 Entry point: ``train_and_evaluate(dataset_path, KGEConfig(...)) -> dict``. The stage-level pieces:
-``kgpipe.kge.graph`` (edges table -> id maps and splits, torch-free), ``kgpipe.kge.distributed``
+``kgpipe.embed.graph`` (edges table -> id maps and splits, torch-free), ``kgpipe.embed.distributed``
 (one process or many through torch.distributed, torchrun, Spark's TorchDistributor) and
-``kgpipe.kge.partition`` (the plan for graphs larger than memory).
+``kgpipe.embed.partition`` (the plan for graphs larger than memory).
 
 Names are imported on first use (PEP 562), so ``kgpipe.config`` can use ``KGEConfig`` without
-loading torch. ``kgpipe.kge.evaluate`` is the module (``from kgpipe.kge.evaluate import evaluate``):
+loading torch. ``kgpipe.embed.evaluate`` is the module (``from kgpipe.embed.evaluate import evaluate``):
 a lazily exported function of the same name would be replaced by the module whenever the module
 is imported.
 """

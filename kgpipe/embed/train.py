@@ -118,7 +118,7 @@ RESUMABLE_CHANGES = frozenset({"epochs", "num_threads", "device", "eval_batch_si
 
 
 class Trainer:
-    """Trains one model; in a torch.distributed group (see kgpipe.kge.collective) every process holds
+    """Trains one model; in a torch.distributed group (see kgpipe.embed.collective) every process holds
     a replica, takes its share of each global batch and applies the same summed update."""
 
     def __init__(self, cfg: KGEConfig, dataset: KGDataset, model: KGEModel | None = None,

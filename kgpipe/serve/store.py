@@ -22,7 +22,7 @@ what is read):
 - ``documents.arrow``: doc id, title, url, source and time of every document (no text), sorted by doc id;
 - ``store.json``: format version and row counts.
 
-Names are normalized with :func:`kgpipe.resolution.normalize_surface` (wiki titles with ``title_key``),
+Names are normalized with :func:`kgpipe.graph.resolve.normalize_surface` (wiki titles with ``title_key``),
 the function resolve builds its alias keys with, so "apple inc." finds what resolve calls ``apple``.
 Fuzzy matching uses RapidFuzz (C++ edit-distance scorers with a top-k extractor; difflib is pure Python
 and two orders of magnitude slower over tens of thousands of names).
@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kgpipe.resolution import normalize_surface, title_key
+from kgpipe.graph.resolve import normalize_surface, title_key
 
 FORMAT_VERSION = 1
 EXTRACTED, INFERRED = "extracted", "inferred"

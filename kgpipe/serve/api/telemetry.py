@@ -18,7 +18,14 @@ import re
 import time
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 UNMATCHED = "unmatched"
 #: prometheus_client's switch: set before it is imported, its values live in files in this folder

@@ -1,5 +1,5 @@
 // kgpipe web page: search an entity, show its card, draw its neighbourhood (plain SVG, no build step).
-// Talks to the JSON API of kgpipe/service/app.py; the page lives under /ui/, the API one level up, so the
+// Talks to the JSON API of kgpipe/serve/api/app.py; the page lives under /ui/, the API one level up, so the
 // same files work behind a reverse proxy that mounts the service under a prefix.
 "use strict";
 

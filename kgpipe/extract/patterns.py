@@ -1,45 +1,4 @@
-"""Engine-free extraction: spaCy NER + dependency-based relation extraction.
-
-The Spark job (``jobs/extract.py``) calls :func:`extract_documents` inside ``mapInArrow``; this module
-imports neither Spark nor Beam and never raises on bad input.
-
-Pipeline per document
----------------------
-1. Checks: no text -> ``empty_text``; language (primary subtag of ``language``) not
-   in ``cfg.languages`` -> ``unsupported_language``; more than half of the letters
-   outside the Latin script -> ``unsupported_script``. Each gives one ``rejects`` row
-   (``input_ref`` = doc_id) and nothing else for the document.
-2. Paragraph spans are clipped, sorted, merged where they overlap and stripped of
-   surrounding whitespace (no spans: the text is split at blank lines). Control characters,
-   line breaks, zero-width/format characters and lone surrogates are replaced by one
-   character each (space or U+FFFD), so offsets never move. With ``cfg.mask_pii``
-   each paragraph is masked with :func:`kgpipe.pii.mask_pii` (also length-preserving).
-   A paragraph longer than ``cfg.max_paragraph_chars`` is cut at the last ". " +
-   uppercase letter before the limit, else at the last whitespace, else hard.
-3. All pieces of all documents go through one ``nlp.pipe(as_tuples=True,
-   batch_size=cfg.batch_size)``, so batching spans many small documents.
-4. Sentences are numbered per document across its paragraphs in order
-   (``sentence_id = stable_id(doc_id, sentence_index)``). A sentence with more than
-   ``cfg.max_sentence_tokens`` tokens is a ``sentence_too_long`` reject
-   (``input_ref`` = ``doc_id#s<index>``) and yields no mentions or triples.
-5. Mentions: every NER entity (literal labels such as DATE included: the label
-   tells), plus every link anchor lying inside a sentence (origin ``link``; label of
-   an overlapping NER entity, else ``LINK``). An entity and an anchor with the same
-   span are one mention (origin ``link``, NER label, link target). Entities and
-   anchors overlapping a PII mask are dropped, as are triples whose arguments do.
-6. Triples come from :func:`triples_from_doc`; ``subject_mention_id`` /
-   ``object_mention_id`` name the mention whose span equals the argument, else the
-   smallest mention containing the argument's head token. With ``extract.relation_model``
-   set, a trained relation classifier (``kgpipe/labeling.py``, ``kgpipe label train``) then
-   names and scores each sentence's triples: an accepted relation becomes the predicate and
-   its probability the confidence; "no relation" keeps the triple as it was with confidence
-   1 - p(no relation) (``relation_keep_rejected``, default) or drops it; with ``relation_add_pairs`` the
-   mention pairs no pattern connected are classified too. ``extractor`` is then
-   ``kgpipe-dep+relation-model``.
-
-Rows of a document are buffered and emitted when its last piece is done; an
-unexpected error inside one document drops its rows and emits one
-``extract_error`` reject instead.
+"""Relation extraction from a dependency parse: the patterns that turn a spaCy sentence into triples.
 
 Relation patterns (:func:`triples_from_doc`)
 --------------------------------------------
@@ -108,61 +67,12 @@ clause ("said that ...") x0.8; sentence over 60 tokens x0.9.
 """
 from __future__ import annotations
 
-import functools
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
-from kgpipe.config import ExtractConfig
-from kgpipe.ids import stable_id
-from kgpipe.pii import mask_for, mask_pii
-
-if TYPE_CHECKING:  # spaCy is imported lazily by load_nlp
-    import spacy
+if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
-
-__all__ = [
-    "EXTRACTOR",
-    "EXTRACTOR_VERSION",
-    "Anchor",
-    "DocumentInput",
-    "Triple",
-    "load_nlp",
-    "triples_from_doc",
-    "triples_by_sentence",
-    "extract_documents",
-    "prepare_text",
-    "script_ratio",
-]
-
-EXTRACTOR = "kgpipe-dep"
-EXTRACTOR_VERSION = "1"
-#: ``triples_raw.extractor`` when ``extract.relation_model`` named and scored the triples
-EXTRACTOR_WITH_MODEL = "kgpipe-dep+relation-model"
-EXCERPT_CHARS = 300
-STAGE = "extract"
-PII_KINDS = ("EMAIL", "PHONE", "IBAN", "CARD", "SSN", "IPV4")
-
-
-# --------------------------------------------------------------------------- public types
-
-
-@dataclass(frozen=True)
-class Anchor:
-    start: int  # wiki link anchor span in DOCUMENT coordinates
-    end: int
-    target: str
-
-
-@dataclass(frozen=True)
-class DocumentInput:
-    doc_id: str
-    text: str
-    paragraphs: tuple[tuple[int, int], ...]
-    anchors: tuple[Anchor, ...] = ()
-    language: str | None = "en"
-    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,143 +94,6 @@ class Triple:
     object_head: int = field(default=-1, compare=False, repr=False)
 
 
-# --------------------------------------------------------------------------- model loading
-
-
-def load_nlp(model: str, disable: Sequence[str] = ()) -> "spacy.Language":
-    """Load a spaCy pipeline once per process (cached on ``(model, disable)``).
-
-    PII masks (``[EMAIL]____``) are registered as tokenizer special cases so each
-    mask is one token; without parser and senter a sentencizer is added.
-    """
-    return _load_nlp(model, tuple(disable))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_nlp(model: str, disable: tuple[str, ...]) -> "spacy.Language":
-    import spacy
-    from spacy.symbols import ORTH
-
-    nlp = spacy.load(model, disable=list(disable))
-    for kind in PII_KINDS:
-        for n in range(3, 129):
-            mask = mask_for(kind, n)
-            nlp.tokenizer.add_special_case(mask, [{ORTH: mask}])
-    if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
-        nlp.add_pipe("sentencizer", first=True)
-    return nlp
-
-
-# --------------------------------------------------------------------------- text preparation
-
-# controls (but not the characters we replace below by a space), line/paragraph
-# separators, zero-width and bidi format characters, BOM, soft hyphen
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_LETTER = re.compile(r"[^\W\d_]")
-_NON_LATIN = re.compile(  # letters outside Basic Latin, Latin-1, Extended-A/B/C/D/Additional, fullwidth
-    "[^\\W\\d_A-Za-z\u00aa\u00b5\u00ba\u00c0-\u024f\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff"
-    "\uff21-\uff3a\uff41-\uff5a]")
-_BLANK_LINES = re.compile(r"\n\s*\n")
-_SCRIPT_SAMPLE = 20_000
-
-
-def prepare_text(text: str) -> str:
-    """Replace control/format characters and line breaks by spaces, lone surrogates
-    by U+FFFD; the result has the same length as ``text``."""
-    if _CONTROL.search(text):
-        text = _CONTROL.sub(" ", text)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-def script_ratio(text: str) -> tuple[int, float]:
-    """(letters, share of letters outside the Latin script) of ``text`` (first 20k chars)."""
-    sample = text[:_SCRIPT_SAMPLE]
-    letters = len(_LETTER.findall(sample))
-    if not letters:
-        return 0, 0.0
-    return letters, len(_NON_LATIN.findall(sample)) / letters
-
-
-def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """Cut text[start:end] into pieces of at most ``limit`` chars at sentence-like boundaries."""
-    out: list[tuple[int, int]] = []
-    while end - start > limit:
-        hi = start + limit
-        cut = -1
-        pos = text.rfind(". ", start, hi - 1)
-        while pos > start:
-            nxt = pos + 2
-            while nxt < hi and text[nxt] == " ":
-                nxt += 1
-            if nxt < hi and text[nxt].isupper():
-                cut = pos + 1
-                break
-            pos = text.rfind(". ", start, pos)
-        if cut <= start:
-            for ws in (" ", "\t", "\n", "\u3000"):
-                p = text.rfind(ws, start + 1, hi)
-                if p > cut:
-                    cut = p
-        if cut <= start:
-            cut = hi
-        out.append((start, cut))
-        start = cut
-        while start < end and text[start].isspace():
-            start += 1
-    if end > start:
-        out.append((start, end))
-    return out
-
-
-def _paragraph_spans(text: str, paragraphs: Iterable[Any]) -> list[tuple[int, int]]:
-    n = len(text)
-    spans: list[tuple[int, int]] = []
-    for p in paragraphs or ():
-        try:
-            if isinstance(p, dict):
-                s, e = int(p["start"]), int(p["end"])
-            else:
-                s, e = int(p[0]), int(p[1])
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
-        s, e = max(0, s), min(n, e)
-        if s < e:
-            spans.append((s, e))
-    if not spans:
-        pos = 0
-        for m in _BLANK_LINES.finditer(text):
-            spans.append((pos, m.start()))
-            pos = m.end()
-        spans.append((pos, n))
-    spans.sort()
-    merged: list[list[int]] = []
-    for s, e in spans:  # overlapping spans are merged, never cut
-        if merged and s < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    out: list[tuple[int, int]] = []
-    for s, e in merged:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
-    return out
-
-
-def _lang_ok(language: str | None, languages: Sequence[str]) -> bool:
-    if not language:
-        return True  # unknown: the script check decides
-    primary = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
-    return primary in {l.strip().lower() for l in languages}
-
-
-# --------------------------------------------------------------------------- relation extraction
 
 _SUBJ = frozenset({"nsubj", "nsubjpass"})
 _NP_MODS = frozenset({"compound", "amod", "nummod", "nmod", "flat"})
@@ -341,7 +114,7 @@ class _Arg(NamedTuple):
     factor: float
 
 
-class _Ctx:
+class ParseContext:
     """Per-Doc lookups: entity and link of each token, pronoun antecedents."""
 
     def __init__(self, doc: "Doc", link_spans: Sequence[tuple[int, int]], title: str | None,
@@ -397,7 +170,7 @@ def _np_span(tok: "Token") -> tuple[int, int]:
     return left, tok.i + 1
 
 
-def _arg(tok: "Token", ctx: _Ctx, subject: bool) -> _Arg | None:
+def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
     """Argument headed by ``tok`` or None when it cannot be an argument."""
     doc = ctx.doc
     if tok.pos_ == "PRON" or tok.tag_ in ("PRP", "PRP$", "WP", "WP$", "WDT"):
@@ -531,7 +304,7 @@ def _rel_noun(n: "Token") -> str:
     return " ".join(parts)
 
 
-def _relational(n: "Token", ctx: _Ctx) -> bool:
+def _relational(n: "Token", ctx: ParseContext) -> bool:
     """A common noun (or an un-typed capitalized title like 'CEO') usable as relation."""
     return n.pos_ in ("NOUN", "PROPN") and ctx.ent[n.i] is None and ctx.link[n.i] is None and n.is_alpha
 
@@ -544,12 +317,12 @@ def _prep_objects(p: "Token") -> list["Token"]:
     return out
 
 
-def _is_time(tok: "Token", ctx: _Ctx) -> bool:
+def _is_time(tok: "Token", ctx: ParseContext) -> bool:
     e = ctx.ent[tok.i]
     return e is not None and e.label_ in ("DATE", "TIME")
 
 
-def _ent_text(tok: "Token", ctx: _Ctx) -> str:
+def _ent_text(tok: "Token", ctx: ParseContext) -> str:
     e = ctx.ent[tok.i]
     return e.text if e is not None else tok.text
 
@@ -584,7 +357,7 @@ class _Collector:
             confidence=conf, subject_head=subj.head, object_head=obj.head)
 
 
-def _noun_extension(n: "Token", ctx: _Ctx) -> list[tuple[str, "Token"]]:
+def _noun_extension(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
     """For a relational noun: (noun + prep, object) pairs from its prepositional children."""
     out = []
     if not _relational(n, ctx):
@@ -604,7 +377,7 @@ def _possessor(n: "Token") -> "Token | None":
     return None
 
 
-def _relational_pairs(n: "Token", ctx: _Ctx) -> list[tuple[str, "Token"]]:
+def _relational_pairs(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
     """Relational noun with its arguments: "CEO of Apple", "Apple's CEO", "its CEO"."""
     pairs = _noun_extension(n, ctx)
     if _relational(n, ctx):
@@ -614,7 +387,7 @@ def _relational_pairs(n: "Token", ctx: _Ctx) -> list[tuple[str, "Token"]]:
     return pairs
 
 
-def _clause(v: "Token", ctx: _Ctx, col: _Collector) -> None:
+def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
     if _negated(v) or any(c.dep_ == "mark" and c.lower_ in _HYPOTHETICAL for c in v.children):
         return
     col.guard = v.idx
@@ -753,7 +526,7 @@ def _clause(v: "Token", ctx: _Ctx, col: _Collector) -> None:
                 col.add(na, pred, _arg(o, ctx, False), 0.9, qualifiers, extra)
 
 
-def _appositions(tok: "Token", ctx: _Ctx, col: _Collector) -> None:
+def _appositions(tok: "Token", ctx: ParseContext, col: _Collector) -> None:
     """``tok`` has dep appos; relate it to its head."""
     head = tok.head
     col.guard = -1
@@ -776,7 +549,7 @@ def _appositions(tok: "Token", ctx: _Ctx, col: _Collector) -> None:
             col.add(ta, pred, _arg(o, ctx, False), 0.9, {})
 
 
-def _possessive_name(rel: "Token", ctx: _Ctx, col: _Collector) -> None:
+def _possessive_name(rel: "Token", ctx: ParseContext, col: _Collector) -> None:
     """``rel`` is a compound of a name and has a possessor: "Apple's CEO Tim Cook"."""
     poss = _possessor(rel)
     name = rel.head
@@ -788,7 +561,7 @@ def _possessive_name(rel: "Token", ctx: _Ctx, col: _Collector) -> None:
     col.add(_arg(name, ctx, True), f"{_rel_noun(rel)} of", _arg(poss, ctx, False), 0.9, {})
 
 
-def _sentence_triples(sent: "Span", ctx: _Ctx) -> list[Triple]:
+def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
     col = _Collector(ctx.text, len(sent) > 60)
     for tok in sent:
         dep = tok.dep_
@@ -830,297 +603,20 @@ def triples_by_sentence(doc: "Doc", link_spans: Sequence[tuple[int, int]] = (), 
     still lie in an earlier sentence, through a resolved pronoun)."""
     if not doc.has_annotation("DEP"):
         return []
-    ctx = _Ctx(doc, link_spans, title)
-    return [(sent, _sentence_triples(sent, ctx)) for sent in doc.sents
+    ctx = ParseContext(doc, link_spans, title)
+    return [(sent, sentence_triples(sent, ctx)) for sent in doc.sents
             if max_sentence_tokens is None or len(sent) <= max_sentence_tokens]
 
 
-# --------------------------------------------------------------------------- documents -> rows
-
-
-def _excerpt(text: str, masked: bool) -> str:
-    ex = text[:EXCERPT_CHARS]
-    if masked:
-        ex = mask_pii(ex)[0]
-    return ex
-
-
-def _reject(doc: DocumentInput | Any, reason: str, detail: str, excerpt: str,
-            input_ref: str | None = None) -> dict:
-    doc_id = str(getattr(doc, "doc_id", "") or "")
-    return {
-        "input_ref": input_ref or doc_id or "<unknown>",
-        "stage": STAGE,
-        "reason": reason,
-        "detail": detail,
-        "native_id": doc_id or None,
-        "title": getattr(doc, "title", None),
-        "excerpt": excerpt[:EXCERPT_CHARS],
-    }
-
-
-class _DocState:
-    __slots__ = ("doc", "text", "pieces", "done", "sentence_index", "rows", "failed",
-                 "anchors", "anchor_starts", "masks")
-
-    def __init__(self, doc: DocumentInput, text: str, pieces: list[tuple[int, int]],
-                 masks: list[tuple[int, int]]):
-        self.doc = doc
-        self.text = text
-        self.pieces = pieces
-        self.done = 0
-        self.sentence_index = 0
-        self.rows: list[tuple[str, dict]] = []
-        self.failed = False
-        anchors = []
-        for a in doc.anchors or ():
-            try:
-                if isinstance(a, Anchor):
-                    s, e, t = a.start, a.end, a.target
-                elif isinstance(a, dict):
-                    s, e, t = a["start"], a["end"], a["target"]
-                else:
-                    s, e, t = a
-                s, e = int(s), int(e)
-            except (KeyError, TypeError, ValueError):
-                continue
-            if 0 <= s < e <= len(text) and t:
-                anchors.append((s, e, str(t)))
-        anchors.sort()
-        self.anchors = anchors
-        self.anchor_starts = [a[0] for a in anchors]
-        self.masks = masks
-
-
-def prepare_document(doc: DocumentInput, cfg: ExtractConfig) -> tuple[_DocState | None, dict | None]:
-    """Checks and text preparation; returns (state, None) or (None, reject row)."""
-    raw = doc.text if isinstance(doc.text, str) else ("" if doc.text is None else str(doc.text))
-    if not raw.strip():
-        return None, _reject(doc, "empty_text", "document has no text", raw)
-    if not _lang_ok(doc.language, cfg.languages):
-        return None, _reject(doc, "unsupported_language",
-                             f"language {doc.language!r} not in {list(cfg.languages)}",
-                             _excerpt(raw, cfg.mask_pii))
-    letters, share = script_ratio(raw)
-    if letters and share > 0.5:
-        return None, _reject(doc, "unsupported_script",
-                             f"{share:.0%} of {letters} letters are not Latin",
-                             _excerpt(raw, cfg.mask_pii))
-    text = prepare_text(raw)
-    paras = _paragraph_spans(text, doc.paragraphs)
-    pieces: list[tuple[int, int]] = []
-    masks: list[tuple[int, int]] = []
-    if cfg.mask_pii:
-        parts: list[str] = []
-        pos = 0
-        for s, e in paras:
-            masked, spans = mask_pii(text[s:e])
-            if spans:
-                parts.append(text[pos:s])
-                parts.append(masked)
-                pos = e
-                masks.extend((s + a, s + b) for a, b, _ in spans)
-        if masks:
-            parts.append(text[pos:])
-            text = "".join(parts)
-    for s, e in paras:
-        if e - s > cfg.max_paragraph_chars:
-            pieces.extend(_split_long(text, s, e, cfg.max_paragraph_chars))
-        else:
-            pieces.append((s, e))
-    if not pieces:
-        return None, _reject(doc, "empty_text", "document has no paragraph with text", raw)
-    return _DocState(doc, text, pieces, masks), None
-
-
-def _overlaps(spans: list[tuple[int, int]], s: int, e: int) -> bool:
-    for a, b in spans:
-        if a < e and s < b:
-            return True
-    return False
-
-
-def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg: ExtractConfig) -> None:
-    doc = st.doc
-    doc_id = doc.doc_id
-    ptext = st.text[offset:end_piece]  # == sdoc.text
-    # anchors inside this piece, piece-local coordinates
-    lo = bisect_right(st.anchor_starts, offset - 1)
-    hi = bisect_right(st.anchor_starts, end_piece)
-    anchors = [(s - offset, e - offset, t) for s, e, t in st.anchors[lo:hi] if e <= end_piece]
-    masks = [(a - offset, b - offset) for a, b in st.masks if a < end_piece and b > offset]
-    if masks:
-        anchors = [a for a in anchors if not _overlaps(masks, a[0], a[1])]
-    ctx = (_Ctx(sdoc, [(s, e) for s, e, _ in anchors], doc.title, ptext)
-           if sdoc.has_annotation("DEP") else None)
-    # mentions of the piece: (start, end, mention_id), piece coordinates
-    piece_mentions: list[tuple[int, int, str]] = []
-    ents = [e for e in sdoc.ents if not (masks and _overlaps(masks, e.start_char, e.end_char))]
-    ei = 0
-    ai = 0
-    text = st.text
-    for sent in sdoc.sents:
-        s0, s1 = sent.start_char, sent.end_char
-        sent_text = ptext[s0:s1]
-        if not sent_text.strip():
+def candidate_mentions(sent, noun_chunks: bool = True) -> list:
+    """Entities of the sentence, plus noun chunks overlapping none that are not bare pronouns."""
+    ents = list(sent.ents)
+    taken = {i for e in ents for i in range(e.start, e.end)}
+    mentions = list(ents)
+    for chunk in (sent.noun_chunks if noun_chunks else ()):
+        if any(i in taken for i in range(chunk.start, chunk.end)):
             continue
-        idx = st.sentence_index
-        st.sentence_index += 1
-        sentence_id = stable_id(doc_id, idx)
-        # entities / anchors belonging to this sentence (consume in order)
-        sent_ents = []
-        while ei < len(ents) and ents[ei].start < sent.end:
-            if ents[ei].start >= sent.start and ents[ei].end <= sent.end:
-                sent_ents.append(ents[ei])
-            ei += 1
-        sent_anchors = []
-        while ai < len(anchors) and anchors[ai][0] < s1:
-            a = anchors[ai]
-            if a[0] >= s0 and a[1] <= s1:
-                sent_anchors.append(a)
-            ai += 1
-        if len(sent) > cfg.max_sentence_tokens:
-            st.rows.append(("rejects", _reject(
-                doc, "sentence_too_long",
-                f"sentence {idx} has {len(sent)} tokens (max {cfg.max_sentence_tokens})",
-                sent_text, input_ref=f"{doc_id}#s{idx}")))
+        if all(t.pos_ in ("PRON", "DET") for t in chunk):
             continue
-        mentions: dict[tuple[int, int], dict] = {}
-        for e in sent_ents:
-            key = (e.start_char, e.end_char)
-            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
-                                         ptext[key[0]:key[1]], e.label_, None, "ner")
-        for a_s, a_e, target in sent_anchors:
-            label = "LINK"
-            for e in sent_ents:
-                if e.start_char == a_s and e.end_char == a_e:
-                    label = e.label_
-                    break
-            else:
-                for e in sent_ents:
-                    if e.start_char < a_e and a_s < e.end_char:
-                        label = e.label_
-                        break
-            key = (a_s, a_e)
-            if key in mentions and mentions[key]["origin"] == "link":
-                continue  # two anchors with one span: keep the first
-            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
-                                         ptext[a_s:a_e], label, target, "link")
-        for key in sorted(mentions):
-            row = mentions[key]
-            piece_mentions.append((key[0], key[1], row["mention_id"]))
-            st.rows.append(("mentions", row))
-        if ctx is None:
-            continue
-        triples = _sentence_triples(sent, ctx)
-        if cfg.relation_model:
-            triples = _classified(sent, triples, cfg)
-        for t in triples:
-            if masks and (_overlaps(masks, t.subject_start, t.subject_end)
-                          or _overlaps(masks, t.object_start, t.object_end)):
-                continue
-            ss, se = t.subject_start + offset, t.subject_end + offset
-            os_, oe = t.object_start + offset, t.object_end + offset
-            st.rows.append(("triples_raw", {
-                "triple_id": stable_id(sentence_id, ss, se, t.predicate, os_, oe),
-                "doc_id": doc_id,
-                "sentence_index": idx,
-                "sentence_text": sent_text,
-                "subject": text[ss:se],
-                "subject_start": ss,
-                "subject_end": se,
-                "subject_mention_id": _find_mention(piece_mentions, t.subject_start, t.subject_end,
-                                                    t.subject_head),
-                "predicate": t.predicate,
-                "object": text[os_:oe],
-                "object_start": os_,
-                "object_end": oe,
-                "object_mention_id": _find_mention(piece_mentions, t.object_start, t.object_end,
-                                                   t.object_head),
-                "object_type": t.object_type,
-                "qualifiers": dict(t.qualifiers),
-                "extractor": EXTRACTOR_WITH_MODEL if cfg.relation_model else EXTRACTOR,
-                "extractor_version": EXTRACTOR_VERSION,
-                "confidence": float(t.confidence),
-            }))
-
-
-def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig) -> list[Triple]:
-    """``extract.relation_model`` set: the sentence's triples (and, with ``relation_add_pairs``,
-    its other mention pairs) as the trained relation classifier names and scores them
-    (``kgpipe.labeling.classify_sentence``); the model is loaded once per process."""
-    from kgpipe.labeling import classify_sentence, load_model
-    return classify_sentence(load_model(cfg.relation_model), sent, triples,
-                             keep_rejected=cfg.relation_keep_rejected, add_pairs=cfg.relation_add_pairs,
-                             threshold=cfg.relation_threshold)
-
-
-def _mention_row(doc_id: str, sentence_id: str, idx: int, offset: int, key: tuple[int, int],
-                 text: str, label: str, target: str | None, origin: str) -> dict:
-    s, e = key[0] + offset, key[1] + offset
-    return {
-        "mention_id": stable_id(doc_id, s, e),
-        "doc_id": doc_id,
-        "sentence_id": sentence_id,
-        "sentence_index": idx,
-        "start": s,
-        "end": e,
-        "text": text,
-        "label": label,
-        "link_target": target,
-        "origin": origin,
-    }
-
-
-def _find_mention(mentions: list[tuple[int, int, str]], s: int, e: int, head: int) -> str | None:
-    best = None
-    best_len = 1 << 30
-    for ms, me, mid in mentions:
-        if ms == s and me == e:
-            return mid
-        if head >= 0 and ms <= head < me and me - ms < best_len:
-            best, best_len = mid, me - ms
-    return best
-
-
-def extract_documents(nlp: "spacy.Language", documents: Iterable[DocumentInput],
-                      cfg: ExtractConfig) -> Iterator[tuple[str, dict]]:
-    """Yield ``(table, row)`` for ``mentions``, ``triples_raw`` and ``rejects``.
-
-    Rows match ``schemas.tables`` exactly; offsets are in document coordinates.
-    Never raises on bad documents (see the module docstring).
-    """
-    pending: list[tuple[str, dict]] = []  # rows produced while feeding (document rejects)
-
-    def feed() -> Iterator[tuple[str, tuple[_DocState, int]]]:
-        for doc in documents:
-            try:
-                state, reject = prepare_document(doc, cfg)
-            except Exception as exc:  # noqa: BLE001 - bad input must never stop the stream
-                state, reject = None, _reject(doc, "extract_error", f"{type(exc).__name__}: {exc}",
-                                              "")
-            if reject is not None:
-                pending.append(("rejects", reject))
-                continue
-            for i, (s, e) in enumerate(state.pieces):
-                yield state.text[s:e], (state, i)
-
-    for sdoc, (state, i) in nlp.pipe(feed(), as_tuples=True, batch_size=cfg.batch_size):
-        if pending:
-            yield from pending
-            pending.clear()
-        if not state.failed:
-            try:
-                _process_piece(state, sdoc, state.pieces[i][0], state.pieces[i][1], cfg)
-            except Exception as exc:  # noqa: BLE001
-                state.failed = True
-                state.rows = [("rejects", _reject(state.doc, "extract_error",
-                                                  f"{type(exc).__name__}: {exc}",
-                                                  _excerpt(state.text, False)))]
-        state.done += 1
-        if state.done == len(state.pieces):
-            yield from state.rows
-            state.rows = []
-    if pending:
-        yield from pending
-        pending.clear()
+        mentions.append(chunk)
+    return sorted(mentions, key=lambda span: span.start)

@@ -46,7 +46,7 @@ from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from kgpipe.ids import stable_id
-from kgpipe.wikitext import normalize_title
+from kgpipe.ingest.wikitext import normalize_title
 
 __all__ = [
     "TITLE_TYPE_MIN_VOTES", "title_type", "ARTICLES", "HONORIFICS", "CORPORATE_SUFFIXES", "COARSE_TYPES", "ANY",
@@ -150,7 +150,7 @@ def normalize_surface(text: str) -> str:
 
 
 def title_key(title: str) -> str:
-    """Alias key of a wiki title: :func:`~kgpipe.wikitext.normalize_title`, then one trailing
+    """Alias key of a wiki title: :func:`~kgpipe.ingest.wikitext.normalize_title`, then one trailing
     parenthetical disambiguator removed, then :func:`normalize_surface`.
 
     ``"Mercury (planet)"`` -> ``"mercury"``, ``"Apple_Inc."`` -> ``"apple"``. A comma

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kgpipe.dumps import RecordError, iter_decompressed
+from kgpipe.ingest.dumps import RecordError, iter_decompressed
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SPACES = re.compile(r"\s+")

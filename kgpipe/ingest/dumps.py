@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from kgpipe.wikitext import Namespaces, normalize_title
+from kgpipe.ingest.wikitext import Namespaces, normalize_title
 
 READ_CHUNK = 1 << 20
 HEADER_LIMIT = 4 << 20

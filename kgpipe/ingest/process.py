@@ -15,13 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from kgpipe.config import IngestConfig
-from kgpipe.dumps import (InputError, PageChunk, RecordError, SiteInfo, iter_decompressed, parse_page,
-                          salvage_ids, scan_pages, split_redirect_target)
 from kgpipe.ids import stable_id
-from kgpipe.inputs import NEWS_DIR, NEWS_JSONL, InputSplit
-from kgpipe.news import (NewsArticle, article_from_json, is_article_file, iter_jsonl_lines,
-                         read_text_article)
-from kgpipe.wikitext import clean_wikitext
+from kgpipe.ingest.dumps import (
+    InputError,
+    PageChunk,
+    RecordError,
+    SiteInfo,
+    iter_decompressed,
+    parse_page,
+    salvage_ids,
+    scan_pages,
+    split_redirect_target,
+)
+from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, InputSplit
+from kgpipe.ingest.news import (
+    NewsArticle,
+    article_from_json,
+    is_article_file,
+    iter_jsonl_lines,
+    read_text_article,
+)
+from kgpipe.ingest.wikitext import clean_wikitext
 
 OUTPUT_TABLES = ("documents", "redirects", "links", "rejects")
 STAGE = "ingest"

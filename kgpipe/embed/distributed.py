@@ -1,11 +1,11 @@
-"""Train a bundle (kgpipe.kge.graph) in one process or in many through torch.distributed.
+"""Train a bundle (kgpipe.embed.graph) in one process or in many through torch.distributed.
 
 Every process runs :func:`train_bundle` on the same bundle folder. Under a launcher that sets
 ``WORLD_SIZE`` > 1 (torchrun, or Spark's TorchDistributor, which runs torchrun) it joins the process
-group, trains its share of every global batch and exchanges gradients as kgpipe.kge.collective
+group, trains its share of every global batch and exchanges gradients as kgpipe.embed.collective
 describes; process 0 writes the checkpoint, the vectors and metrics.json. Standalone:
 
-    torchrun --standalone --nproc_per_node 2 -m kgpipe.kge.distributed BUNDLE_DIR
+    torchrun --standalone --nproc_per_node 2 -m kgpipe.embed.distributed BUNDLE_DIR
 
 The ``train`` stage (jobs/train.py) prepares the bundle and calls :func:`train_bundle` directly for
 one process, or through ``TorchDistributor`` for several (``train.num_processes``).
@@ -114,7 +114,7 @@ def train_bundle(folder: str | Path) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="train a kgpipe bundle (run under torchrun for several processes)")
-    parser.add_argument("bundle", help="bundle folder written by the train stage (kgpipe.kge.graph.write_bundle)")
+    parser.add_argument("bundle", help="bundle folder written by the train stage (kgpipe.embed.graph.write_bundle)")
     args = parser.parse_args(argv)
     metrics = train_bundle(args.bundle)
     if metrics is not None:

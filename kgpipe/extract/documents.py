@@ -1,0 +1,378 @@
+"""Documents to rows, engine-free: spaCy NER mentions and dependency-pattern triples of each document.
+
+The Spark job (``jobs/extract.py``) calls :func:`extract_documents` inside ``mapInArrow``; this module
+imports neither Spark nor Beam and never raises on bad input.
+
+
+Pipeline per document
+---------------------
+1. Checks: no text -> ``empty_text``; language (primary subtag of ``language``) not
+   in ``cfg.languages`` -> ``unsupported_language``; more than half of the letters
+   outside the Latin script -> ``unsupported_script``. Each gives one ``rejects`` row
+   (``input_ref`` = doc_id) and nothing else for the document.
+2. Paragraph spans are clipped, sorted, merged where they overlap and stripped of
+   surrounding whitespace (no spans: the text is split at blank lines). Control characters,
+   line breaks, zero-width/format characters and lone surrogates are replaced by one
+   character each (space or U+FFFD), so offsets never move. With ``cfg.mask_pii``
+   each paragraph is masked with :func:`kgpipe.extract.pii.mask_pii` (also length-preserving).
+   A paragraph longer than ``cfg.max_paragraph_chars`` is cut at the last ". " +
+   uppercase letter before the limit, else at the last whitespace, else hard.
+3. All pieces of all documents go through one ``nlp.pipe(as_tuples=True,
+   batch_size=cfg.batch_size)``, so batching spans many small documents.
+4. Sentences are numbered per document across its paragraphs in order
+   (``sentence_id = stable_id(doc_id, sentence_index)``). A sentence with more than
+   ``cfg.max_sentence_tokens`` tokens is a ``sentence_too_long`` reject
+   (``input_ref`` = ``doc_id#s<index>``) and yields no mentions or triples.
+5. Mentions: every NER entity (literal labels such as DATE included: the label
+   tells), plus every link anchor lying inside a sentence (origin ``link``; label of
+   an overlapping NER entity, else ``LINK``). An entity and an anchor with the same
+   span are one mention (origin ``link``, NER label, link target). Entities and
+   anchors overlapping a PII mask are dropped, as are triples whose arguments do.
+6. Triples come from :func:`triples_from_doc`; ``subject_mention_id`` /
+   ``object_mention_id`` name the mention whose span equals the argument, else the
+   smallest mention containing the argument's head token. With ``extract.relation_model``
+   set, a trained relation classifier (``kgpipe/label/``, ``kgpipe label train``) then
+   names and scores each sentence's triples: an accepted relation becomes the predicate and
+   its probability the confidence; "no relation" keeps the triple as it was with confidence
+   1 - p(no relation) (``relation_keep_rejected``, default) or drops it; with ``relation_add_pairs`` the
+   mention pairs no pattern connected are classified too. ``extractor`` is then
+   ``kgpipe-dep+relation-model``.
+
+Rows of a document are buffered and emitted when its last piece is done; an
+unexpected error inside one document drops its rows and emits one
+``extract_error`` reject instead.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from kgpipe.config import ExtractConfig
+from kgpipe.extract.patterns import ParseContext, Triple, sentence_triples
+from kgpipe.extract.pii import mask_pii
+from kgpipe.extract.relation_model import classify_sentence, load_model
+from kgpipe.extract.text import (
+    language_ok,
+    paragraph_spans,
+    prepare_text,
+    script_ratio,
+    split_long,
+)
+from kgpipe.ids import stable_id
+
+if TYPE_CHECKING:  # spaCy is imported lazily by load_nlp
+    import spacy
+    from spacy.tokens import Doc, Span
+
+EXTRACTOR = "kgpipe-dep"
+EXTRACTOR_VERSION = "1"
+#: ``triples_raw.extractor`` when ``extract.relation_model`` named and scored the triples
+EXTRACTOR_WITH_MODEL = "kgpipe-dep+relation-model"
+EXCERPT_CHARS = 300
+STAGE = "extract"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    start: int  # wiki link anchor span in DOCUMENT coordinates
+    end: int
+    target: str
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    doc_id: str
+    text: str
+    paragraphs: tuple[tuple[int, int], ...]
+    anchors: tuple[Anchor, ...] = ()
+    language: str | None = "en"
+    title: str | None = None
+
+
+
+def _excerpt(text: str, masked: bool) -> str:
+    ex = text[:EXCERPT_CHARS]
+    if masked:
+        ex = mask_pii(ex)[0]
+    return ex
+
+
+def _reject(doc: DocumentInput | Any, reason: str, detail: str, excerpt: str,
+            input_ref: str | None = None) -> dict:
+    doc_id = str(getattr(doc, "doc_id", "") or "")
+    return {
+        "input_ref": input_ref or doc_id or "<unknown>",
+        "stage": STAGE,
+        "reason": reason,
+        "detail": detail,
+        "native_id": doc_id or None,
+        "title": getattr(doc, "title", None),
+        "excerpt": excerpt[:EXCERPT_CHARS],
+    }
+
+
+class _DocState:
+    __slots__ = ("doc", "text", "pieces", "done", "sentence_index", "rows", "failed",
+                 "anchors", "anchor_starts", "masks")
+
+    def __init__(self, doc: DocumentInput, text: str, pieces: list[tuple[int, int]],
+                 masks: list[tuple[int, int]]):
+        self.doc = doc
+        self.text = text
+        self.pieces = pieces
+        self.done = 0
+        self.sentence_index = 0
+        self.rows: list[tuple[str, dict]] = []
+        self.failed = False
+        anchors = []
+        for a in doc.anchors or ():
+            try:
+                if isinstance(a, Anchor):
+                    s, e, t = a.start, a.end, a.target
+                elif isinstance(a, dict):
+                    s, e, t = a["start"], a["end"], a["target"]
+                else:
+                    s, e, t = a
+                s, e = int(s), int(e)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if 0 <= s < e <= len(text) and t:
+                anchors.append((s, e, str(t)))
+        anchors.sort()
+        self.anchors = anchors
+        self.anchor_starts = [a[0] for a in anchors]
+        self.masks = masks
+
+
+def prepare_document(doc: DocumentInput, cfg: ExtractConfig) -> tuple[_DocState | None, dict | None]:
+    """Checks and text preparation; returns (state, None) or (None, reject row)."""
+    raw = doc.text if isinstance(doc.text, str) else ("" if doc.text is None else str(doc.text))
+    if not raw.strip():
+        return None, _reject(doc, "empty_text", "document has no text", raw)
+    if not language_ok(doc.language, cfg.languages):
+        return None, _reject(doc, "unsupported_language",
+                             f"language {doc.language!r} not in {list(cfg.languages)}",
+                             _excerpt(raw, cfg.mask_pii))
+    letters, share = script_ratio(raw)
+    if letters and share > 0.5:
+        return None, _reject(doc, "unsupported_script",
+                             f"{share:.0%} of {letters} letters are not Latin",
+                             _excerpt(raw, cfg.mask_pii))
+    text = prepare_text(raw)
+    paras = paragraph_spans(text, doc.paragraphs)
+    pieces: list[tuple[int, int]] = []
+    masks: list[tuple[int, int]] = []
+    if cfg.mask_pii:
+        parts: list[str] = []
+        pos = 0
+        for s, e in paras:
+            masked, spans = mask_pii(text[s:e])
+            if spans:
+                parts.append(text[pos:s])
+                parts.append(masked)
+                pos = e
+                masks.extend((s + a, s + b) for a, b, _ in spans)
+        if masks:
+            parts.append(text[pos:])
+            text = "".join(parts)
+    for s, e in paras:
+        if e - s > cfg.max_paragraph_chars:
+            pieces.extend(split_long(text, s, e, cfg.max_paragraph_chars))
+        else:
+            pieces.append((s, e))
+    if not pieces:
+        return None, _reject(doc, "empty_text", "document has no paragraph with text", raw)
+    return _DocState(doc, text, pieces, masks), None
+
+
+def _overlaps(spans: list[tuple[int, int]], s: int, e: int) -> bool:
+    for a, b in spans:
+        if a < e and s < b:
+            return True
+    return False
+
+
+def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg: ExtractConfig) -> None:
+    doc = st.doc
+    doc_id = doc.doc_id
+    ptext = st.text[offset:end_piece]  # == sdoc.text
+    # anchors inside this piece, piece-local coordinates
+    lo = bisect_right(st.anchor_starts, offset - 1)
+    hi = bisect_right(st.anchor_starts, end_piece)
+    anchors = [(s - offset, e - offset, t) for s, e, t in st.anchors[lo:hi] if e <= end_piece]
+    masks = [(a - offset, b - offset) for a, b in st.masks if a < end_piece and b > offset]
+    if masks:
+        anchors = [a for a in anchors if not _overlaps(masks, a[0], a[1])]
+    ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in anchors], doc.title, ptext)
+           if sdoc.has_annotation("DEP") else None)
+    # mentions of the piece: (start, end, mention_id), piece coordinates
+    piece_mentions: list[tuple[int, int, str]] = []
+    ents = [e for e in sdoc.ents if not (masks and _overlaps(masks, e.start_char, e.end_char))]
+    ei = 0
+    ai = 0
+    text = st.text
+    for sent in sdoc.sents:
+        s0, s1 = sent.start_char, sent.end_char
+        sent_text = ptext[s0:s1]
+        if not sent_text.strip():
+            continue
+        idx = st.sentence_index
+        st.sentence_index += 1
+        sentence_id = stable_id(doc_id, idx)
+        # entities / anchors belonging to this sentence (consume in order)
+        sent_ents = []
+        while ei < len(ents) and ents[ei].start < sent.end:
+            if ents[ei].start >= sent.start and ents[ei].end <= sent.end:
+                sent_ents.append(ents[ei])
+            ei += 1
+        sent_anchors = []
+        while ai < len(anchors) and anchors[ai][0] < s1:
+            a = anchors[ai]
+            if a[0] >= s0 and a[1] <= s1:
+                sent_anchors.append(a)
+            ai += 1
+        if len(sent) > cfg.max_sentence_tokens:
+            st.rows.append(("rejects", _reject(
+                doc, "sentence_too_long",
+                f"sentence {idx} has {len(sent)} tokens (max {cfg.max_sentence_tokens})",
+                sent_text, input_ref=f"{doc_id}#s{idx}")))
+            continue
+        mentions: dict[tuple[int, int], dict] = {}
+        for e in sent_ents:
+            key = (e.start_char, e.end_char)
+            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
+                                         ptext[key[0]:key[1]], e.label_, None, "ner")
+        for a_s, a_e, target in sent_anchors:
+            label = "LINK"
+            for e in sent_ents:
+                if e.start_char == a_s and e.end_char == a_e:
+                    label = e.label_
+                    break
+            else:
+                for e in sent_ents:
+                    if e.start_char < a_e and a_s < e.end_char:
+                        label = e.label_
+                        break
+            key = (a_s, a_e)
+            if key in mentions and mentions[key]["origin"] == "link":
+                continue  # two anchors with one span: keep the first
+            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
+                                         ptext[a_s:a_e], label, target, "link")
+        for key in sorted(mentions):
+            row = mentions[key]
+            piece_mentions.append((key[0], key[1], row["mention_id"]))
+            st.rows.append(("mentions", row))
+        if ctx is None:
+            continue
+        triples = sentence_triples(sent, ctx)
+        if cfg.relation_model:
+            triples = _classified(sent, triples, cfg)
+        for t in triples:
+            if masks and (_overlaps(masks, t.subject_start, t.subject_end)
+                          or _overlaps(masks, t.object_start, t.object_end)):
+                continue
+            ss, se = t.subject_start + offset, t.subject_end + offset
+            os_, oe = t.object_start + offset, t.object_end + offset
+            st.rows.append(("triples_raw", {
+                "triple_id": stable_id(sentence_id, ss, se, t.predicate, os_, oe),
+                "doc_id": doc_id,
+                "sentence_index": idx,
+                "sentence_text": sent_text,
+                "subject": text[ss:se],
+                "subject_start": ss,
+                "subject_end": se,
+                "subject_mention_id": _find_mention(piece_mentions, t.subject_start, t.subject_end,
+                                                    t.subject_head),
+                "predicate": t.predicate,
+                "object": text[os_:oe],
+                "object_start": os_,
+                "object_end": oe,
+                "object_mention_id": _find_mention(piece_mentions, t.object_start, t.object_end,
+                                                   t.object_head),
+                "object_type": t.object_type,
+                "qualifiers": dict(t.qualifiers),
+                "extractor": EXTRACTOR_WITH_MODEL if cfg.relation_model else EXTRACTOR,
+                "extractor_version": EXTRACTOR_VERSION,
+                "confidence": float(t.confidence),
+            }))
+
+
+def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig) -> list[Triple]:
+    """``extract.relation_model`` set: the sentence's triples (and, with ``relation_add_pairs``,
+    its other mention pairs) as the trained relation classifier names and scores them
+    (:func:`classify_sentence`); the model is loaded once per process."""
+    return classify_sentence(load_model(cfg.relation_model), sent, triples,
+                             keep_rejected=cfg.relation_keep_rejected, add_pairs=cfg.relation_add_pairs,
+                             threshold=cfg.relation_threshold)
+
+
+def _mention_row(doc_id: str, sentence_id: str, idx: int, offset: int, key: tuple[int, int],
+                 text: str, label: str, target: str | None, origin: str) -> dict:
+    s, e = key[0] + offset, key[1] + offset
+    return {
+        "mention_id": stable_id(doc_id, s, e),
+        "doc_id": doc_id,
+        "sentence_id": sentence_id,
+        "sentence_index": idx,
+        "start": s,
+        "end": e,
+        "text": text,
+        "label": label,
+        "link_target": target,
+        "origin": origin,
+    }
+
+
+def _find_mention(mentions: list[tuple[int, int, str]], s: int, e: int, head: int) -> str | None:
+    best = None
+    best_len = 1 << 30
+    for ms, me, mid in mentions:
+        if ms == s and me == e:
+            return mid
+        if head >= 0 and ms <= head < me and me - ms < best_len:
+            best, best_len = mid, me - ms
+    return best
+
+
+def extract_documents(nlp: "spacy.Language", documents: Iterable[DocumentInput],
+                      cfg: ExtractConfig) -> Iterator[tuple[str, dict]]:
+    """Yield ``(table, row)`` for ``mentions``, ``triples_raw`` and ``rejects``.
+
+    Rows match ``schemas.tables`` exactly; offsets are in document coordinates.
+    Never raises on bad documents (see the module docstring).
+    """
+    pending: list[tuple[str, dict]] = []  # rows produced while feeding (document rejects)
+
+    def feed() -> Iterator[tuple[str, tuple[_DocState, int]]]:
+        for doc in documents:
+            try:
+                state, reject = prepare_document(doc, cfg)
+            except Exception as exc:  # noqa: BLE001 - bad input must never stop the stream
+                state, reject = None, _reject(doc, "extract_error", f"{type(exc).__name__}: {exc}",
+                                              "")
+            if reject is not None:
+                pending.append(("rejects", reject))
+                continue
+            for i, (s, e) in enumerate(state.pieces):
+                yield state.text[s:e], (state, i)
+
+    for sdoc, (state, i) in nlp.pipe(feed(), as_tuples=True, batch_size=cfg.batch_size):
+        if pending:
+            yield from pending
+            pending.clear()
+        if not state.failed:
+            try:
+                _process_piece(state, sdoc, state.pieces[i][0], state.pieces[i][1], cfg)
+            except Exception as exc:  # noqa: BLE001
+                state.failed = True
+                state.rows = [("rejects", _reject(state.doc, "extract_error",
+                                                  f"{type(exc).__name__}: {exc}",
+                                                  _excerpt(state.text, False)))]
+        state.done += 1
+        if state.done == len(state.pieces):
+            yield from state.rows
+            state.rows = []
+    if pending:
+        yield from pending
+        pending.clear()

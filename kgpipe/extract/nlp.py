@@ -1,0 +1,37 @@
+"""Loading the spaCy pipeline that extraction, labelling, evaluation and question answering share."""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Sequence
+
+from kgpipe.extract.pii import mask_for
+
+if TYPE_CHECKING:
+    import spacy
+
+PII_KINDS = ("EMAIL", "PHONE", "IBAN", "CARD", "SSN", "IPV4")
+
+
+def load_nlp(model: str, disable: Sequence[str] = ()) -> "spacy.Language":
+    """Load a spaCy pipeline once per process (cached on ``(model, disable)``).
+
+    PII masks (``[EMAIL]____``) are registered as tokenizer special cases so each
+    mask is one token; without parser and senter a sentencizer is added.
+    """
+    return _load_nlp(model, tuple(disable))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_nlp(model: str, disable: tuple[str, ...]) -> "spacy.Language":
+    import spacy
+    from spacy.symbols import ORTH
+
+    nlp = spacy.load(model, disable=list(disable))
+    for kind in PII_KINDS:
+        for n in range(3, 129):
+            mask = mask_for(kind, n)
+            nlp.tokenizer.add_special_case(mask, [{ORTH: mask}])
+    if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
+        nlp.add_pipe("sentencizer", first=True)
+    return nlp
+
