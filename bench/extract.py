@@ -16,7 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from kgpipe.config import EMBEDDED_WIKI, Config, ExtractConfig, IngestConfig, SparkConfig
+from kgpipe.config import (
+    EMBEDDED_WIKI,
+    Config,
+    ExtractConfig,
+    IngestConfig,
+    SparkConfig,
+)
 from kgpipe.datasets import resolve_inputs
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import Warehouse

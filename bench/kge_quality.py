@@ -83,7 +83,8 @@ def main() -> int:
 
     import yaml
 
-    from kgpipe.embed import KGEConfig, train_and_evaluate
+    from kgpipe.embed.api import train_and_evaluate
+    from kgpipe.embed.config import KGEConfig
     extra = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.extra)}
     results = {}
     for name in args.only:

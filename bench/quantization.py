@@ -68,8 +68,10 @@ def cached_vectors(cache: Path, path: Path, model: str, dim: int, epochs: int, t
 
 def train_vectors(path: Path, model: str, dim: int, epochs: int, threads: int, seed: int) -> tuple[np.ndarray, str]:
     """Entity vectors of a benchmark graph from kgpipe's trainer, and a line describing the run."""
-    from kgpipe.embed import KGEConfig, Trainer, load_dataset
+    from kgpipe.embed.config import KGEConfig
+    from kgpipe.embed.data import load_dataset
     from kgpipe.embed.evaluate import evaluate
+    from kgpipe.embed.train import Trainer
 
     data = load_dataset(path)
     # the train stage's CPU defaults (kgpipe/config.py TrainConfig): lazy row-wise Adam, lr 0.01

@@ -32,8 +32,10 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from kgpipe.embed import KGEConfig, Trainer, load_dataset  # noqa: E402
+from kgpipe.embed.config import KGEConfig  # noqa: E402
+from kgpipe.embed.data import load_dataset  # noqa: E402
 from kgpipe.embed.evaluate import evaluate  # noqa: E402
+from kgpipe.embed.train import Trainer  # noqa: E402
 
 SPEED_TARGET = 10.0
 EVAL_TARGET = 10.0

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -33,6 +32,7 @@ from jobs.spark import adaptive_execution_off
 from kgpipe.config import AnalyzeConfig
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
+from kgpipe.warehouse import StageRun
 from schemas.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,6 @@ def summary(stats: DataFrame) -> dict:
 
 def run_stage(cfg: AnalyzeConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import checkpoint_dir, require_graphframes, spark_session
-    started = time.monotonic()
     warehouse = ctx.warehouse
     for table in ("entities", "edges"):
         if not warehouse.exists(table):
@@ -107,40 +106,37 @@ def run_stage(cfg: AnalyzeConfig, ctx: StageContext, spark: SparkSession | None 
     GraphFrame = require_graphframes(spark)
     # an already configured folder (spark-submit, an earlier stage of the same session) is kept
     checkpoints = checkpoint_dir(spark, warehouse.root / "_checkpoints")
-    staging = warehouse.staging_dir(ctx.run_id) / STAGE / "entity_stats"
     vertices, links, dropped = graph_inputs(spark.read.parquet(str(warehouse.table_path("entities"))),
                                             spark.read.parquet(str(warehouse.table_path("edges"))))
     # every algorithm reads both; without this each one would redo the joins above
     vertices, links = vertices.persist(StorageLevel.MEMORY_AND_DISK), links.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        entity_rows = warehouse.count("entities")
-        vertex_count, edges_used = vertices.count(), links.count()
-        reasons = {r["reason"]: r["count"] for r in dropped.groupBy("reason").count().collect()}
-        if reasons:
-            log.warning("analyze: left out %s edges whose endpoint is not an entity", reasons)
-        if vertex_count < entity_rows:
-            log.warning("analyze: %d entity rows share an entity_id; each id gets one row",
-                        entity_rows - vertex_count)
-        if vertex_count:
-            with adaptive_execution_off(spark):
-                analyze(GraphFrame, vertices, links, cfg).write.parquet(str(staging))
-        else:
-            spark.createDataFrame([], spark_schema("entity_stats")).write.parquet(str(staging))
-        rows = warehouse.check_schema("entity_stats", staging)
-        details = summary(spark.read.parquet(str(staging)))
-        version = str(warehouse.commit("entity_stats", staging, ctx.run_id))
+        with StageRun(warehouse, STAGE, ctx.run_id) as run:
+            staging = run.path("entity_stats")
+            entity_rows = warehouse.count("entities")
+            vertex_count, edges_used = vertices.count(), links.count()
+            reasons = {r["reason"]: r["count"] for r in dropped.groupBy("reason").count().collect()}
+            if reasons:
+                log.warning("analyze: left out %s edges whose endpoint is not an entity", reasons)
+            if vertex_count < entity_rows:
+                log.warning("analyze: %d entity rows share an entity_id; each id gets one row",
+                            entity_rows - vertex_count)
+            if vertex_count:
+                with adaptive_execution_off(spark):
+                    analyze(GraphFrame, vertices, links, cfg).write.parquet(str(staging))
+            else:
+                spark.createDataFrame([], spark_schema("entity_stats")).write.parquet(str(staging))
+            counts = run.check("entity_stats")
+            details = summary(spark.read.parquet(str(staging)))
+            run.commit("entity_stats")
+            details.update(edges_used=edges_used, edges_left_out=reasons,
+                           duplicate_entity_rows=entity_rows - vertex_count, checkpoint_dir=checkpoints)
+            return run.record(inputs={"entities": entity_rows, "edges": warehouse.count("edges")},
+                              outputs=counts, rejects=sum(reasons.values()), details=details)
     finally:
         vertices.unpersist()
         links.unpersist()
-        warehouse.discard_staging(ctx.run_id)
-    details.update(edges_used=edges_used, edges_left_out=reasons, duplicate_entity_rows=entity_rows - vertex_count,
-                   checkpoint_dir=checkpoints)
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"entities": entity_rows, "edges": warehouse.count("edges")},
-                       outputs={"entity_stats": rows}, rejects=sum(reasons.values()),
-                       versions={"entity_stats": version}, details=details)
-
 
 if __name__ == "__main__":  # spark-submit jobs/analyze.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

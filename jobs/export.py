@@ -271,5 +271,5 @@ def run_stage(cfg: ExportConfig, ctx: StageContext, spark=None) -> StageRecord:
 
 
 if __name__ == "__main__":  # spark-submit jobs/export.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

@@ -24,13 +24,14 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from kgpipe.config import ExtractConfig
 from kgpipe.manifest import StageRecord
-from kgpipe.stages import StageContext
+from kgpipe.stages import STAGES, StageContext
+from kgpipe.warehouse import StageRun
 from schemas import arrow_schema
 from schemas.spark import spark_schema
 
 log = logging.getLogger(__name__)
 STAGE = "extract"
-OUTPUT_TABLES = ("mentions", "triples_raw", "rejects")
+OUTPUT_TABLES = STAGES[STAGE].writes
 
 
 def _union_schema() -> pa.Schema:
@@ -110,7 +111,6 @@ def split_union(union: DataFrame) -> dict[str, DataFrame]:
 
 def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import spark_session
-    started = time.monotonic()
     warehouse = ctx.warehouse
     for table in ("documents", "links"):
         if not warehouse.exists(table):
@@ -126,30 +126,26 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
             raise FileNotFoundError(f"extract.relation_model: {exc}") from exc
         cfg = cfg.model_copy(update={"relation_model": str(model_path)})
     spark = spark or spark_session(ctx.spark, cfg, app_suffix="-extract")
-    staging = warehouse.staging_dir(ctx.run_id) / STAGE
-    try:
+    with StageRun(warehouse, STAGE, ctx.run_id) as run:
         documents = spark.read.parquet(str(warehouse.table_path("documents")))
         links = spark.read.parquet(str(warehouse.table_path("links")))
         input_docs = warehouse.count("documents")
         log.info("extract: running %s over %d documents", cfg.model, input_docs)
         # materialize spaCy's output once; the three tables are cut from it afterwards
-        extract(documents, links, cfg).write.parquet(str(staging / "union"))
-        log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - started)
-        tables = split_union(spark.read.parquet(str(staging / "union")))
+        extract(documents, links, cfg).write.parquet(str(run.path("union")))
+        log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - run.started)
+        tables = split_union(spark.read.parquet(str(run.path("union"))))
         for name, frame in tables.items():
-            frame.write.parquet(str(staging / name))
+            frame.write.parquet(str(run.path(name)))
         reasons = {row["reason"]: row["count"] for row in tables["rejects"].groupBy("reason").count().collect()}
-        warehouse.carry_rejects(STAGE, staging / "rejects")
-        counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
-        versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
-    finally:
-        warehouse.discard_staging(ctx.run_id)
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"documents": input_docs}, outputs=counts, rejects=sum(reasons.values()),
-                       versions=versions, details={"rejects_by_reason": reasons, "model": cfg.model,
-                                                   "relation_model": cfg.relation_model})
+        run.carry_rejects()
+        counts = run.check(*OUTPUT_TABLES)
+        run.commit(*OUTPUT_TABLES)
+        return run.record(inputs={"documents": input_docs}, outputs=counts, rejects=sum(reasons.values()),
+                          details={"rejects_by_reason": reasons, "model": cfg.model,
+                                   "relation_model": cfg.relation_model})
 
 
 if __name__ == "__main__":  # spark-submit jobs/extract.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

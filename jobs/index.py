@@ -27,47 +27,43 @@ from kgpipe.manifest import StageRecord
 from kgpipe.serve.index import INDEXES, BuildSettings, build_bundle, publish
 from kgpipe.serve.store import build_store
 from kgpipe.stages import StageContext
+from kgpipe.warehouse import StageRun
 
 log = logging.getLogger(__name__)
 STAGE = "index"
 
 
 def run_stage(cfg: IndexConfig, ctx: StageContext, spark=None) -> StageRecord:
-    started = time.monotonic()
     warehouse = ctx.warehouse
     if not warehouse.exists("embeddings"):
         raise FileNotFoundError(f"index needs the embeddings table in {warehouse.root}: run `kgpipe train` first")
     embeddings = warehouse.dataset("embeddings")
     n = embeddings.count_rows()
     details: dict = {}
-    if n == 0:
-        details["skipped"] = ("the embeddings table is empty (no entity-to-entity edges were trained on): "
-                              "no index built, indexes/CURRENT unchanged")
-        log.warning("index: %s", details["skipped"])
-    else:
+    with StageRun(warehouse, STAGE, ctx.run_id) as run:
+        if n == 0:
+            details["skipped"] = ("the embeddings table is empty (no entity-to-entity edges were trained on): "
+                                  "no index built, indexes/CURRENT unchanged")
+            log.warning("index: %s", details["skipped"])
+            return run.record(inputs={"embeddings": n}, outputs={"index_vectors": n}, rejects=0, details=details)
         relations = warehouse.read("relation_embeddings") if warehouse.exists("relation_embeddings") else None
-        staged = warehouse.staging_dir(ctx.run_id) / STAGE
-        try:
-            manifest = build_bundle(embeddings, relations, staged, BuildSettings(**cfg.model_dump()))
-            if warehouse.exists("entities"):
-                store_started = time.monotonic()
-                details["store"] = build_store(warehouse, staged / "store")
-                details["store_seconds"] = round(time.monotonic() - store_started, 3)
-            else:
-                details["store"] = "skipped: no entities table (run `kgpipe resolve`); the bundle cannot be served"
-                log.warning("index: %s", details["store"])
-            final = publish(warehouse.root / INDEXES, staged, ctx.run_id, warehouse.keep_versions)
-        finally:
-            warehouse.discard_staging(ctx.run_id)
+        manifest = build_bundle(embeddings, relations, run.staging, BuildSettings(**cfg.model_dump()))
+        if warehouse.exists("entities"):
+            store_started = time.monotonic()
+            details["store"] = build_store(warehouse, run.path("store"))
+            details["store_seconds"] = round(time.monotonic() - store_started, 3)
+        else:
+            details["store"] = "skipped: no entities table (run `kgpipe resolve`); the bundle cannot be served"
+            log.warning("index: %s", details["store"])
+        final = publish(warehouse.root / INDEXES, run.staging, ctx.run_id, warehouse.keep_versions)
         log.info("index: %d vectors, %s (%s), recall@10 %.3f", manifest["count"], manifest["factory"],
                  manifest["metric"], manifest["recall_at_10"])
         details.update({k: manifest[k] for k in ("factory", "metric", "dimension", "embedding_model",
                                                  "embedding_run_id", "recall_at_10", "build_seconds", "gpu")})
         details["bundle"] = f"{INDEXES}/{final.name}"
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3), inputs={"embeddings": n},
-                       outputs={"index_vectors": n}, rejects=0, details=details)
+        return run.record(inputs={"embeddings": n}, outputs={"index_vectors": n}, rejects=0, details=details)
 
 
 if __name__ == "__main__":  # python jobs/index.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from functools import reduce
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from kgpipe.config import ReasonConfig
 from kgpipe.graph.reason import ID_NAMESPACE, SWAPPING, Reasoning, Rule, load_rules
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
+from kgpipe.warehouse import StageRun
 from schemas.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -176,26 +176,20 @@ def reason(spark: SparkSession, rules: list[Rule], edges: DataFrame, cfg: Reason
 
 def run_stage(cfg: ReasonConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import spark_session
-    started = time.monotonic()
     warehouse = ctx.warehouse
     if not warehouse.exists("edges"):
         raise FileNotFoundError(f"reason needs the edges table in {warehouse.root}: run `kgpipe resolve` first")
     rules = load_rules(cfg.rules)  # a bad rule file fails before Spark starts
     spark = spark or spark_session(ctx.spark, app_suffix="-reason", cache_dir=ctx.cache_dir)
-    staging = warehouse.staging_dir(ctx.run_id) / STAGE
-    try:
+    with StageRun(warehouse, STAGE, ctx.run_id) as run:
         edges = spark.read.parquet(str(warehouse.table_path("edges")))
-        report, premise_count = reason(spark, rules, edges, cfg, staging)
-        rows = warehouse.check_schema(TABLE, staging / TABLE)
-        version = str(warehouse.commit(TABLE, staging / TABLE, ctx.run_id))
-    finally:
-        warehouse.discard_staging(ctx.run_id)
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"edges": warehouse.count("edges"), "premise_edges": premise_count},
-                       outputs={TABLE: rows}, rejects=0, versions={TABLE: version},
-                       details={"rules_source": cfg.rules, **report.details()})
+        report, premise_count = reason(spark, rules, edges, cfg, run.staging)
+        counts = run.check(TABLE)
+        run.commit(TABLE)
+        return run.record(inputs={"edges": warehouse.count("edges"), "premise_edges": premise_count},
+                          outputs=counts, rejects=0, details={"rules_source": cfg.rules, **report.details()})
 
 
 if __name__ == "__main__":  # spark-submit jobs/reason.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

@@ -40,17 +40,18 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StringType
 
 from jobs.spark import adaptive_execution_off, stable_id_col
-from kgpipe.config import ResolveConfig
+from kgpipe.config import Config, ResolveConfig
+from kgpipe.errors import CommandError
 from kgpipe.graph.resolve import edge_key, normalize_surface, title_key
 from kgpipe.ingest.wikitext import normalize_title
 from kgpipe.manifest import StageRecord, new_run_id
-from kgpipe.stages import StageContext
-from kgpipe.warehouse import Warehouse
+from kgpipe.stages import STAGES, StageContext
+from kgpipe.warehouse import StageRun, Warehouse
 from schemas.spark import spark_schema
 
 log = logging.getLogger(__name__)
 STAGE = "resolve"
-OUTPUT_TABLES = ("aliases", "entity_keys", "mention_entities", "entities", "edges", "rejects")
+OUTPUT_TABLES = STAGES[STAGE].writes
 PRIOR_VERTEX = "E:"
 
 
@@ -645,40 +646,46 @@ def holdout_column(doc_id: Column, start: Column, fraction: float, seed: int) ->
     return F.conv(F.substring(h, 1, 8), 16, 10).cast("double") / float(1 << 32) < F.lit(fraction)
 
 
+def linking_accuracy(config: Config, fraction: float, seed: int = 0) -> dict[str, Any]:
+    """``kgpipe eval linking``: :func:`evaluate_linking` on the configured warehouse, in its own Spark session."""
+    from jobs.spark import spark_session
+    warehouse = Warehouse(config.warehouse, config.keep_versions)
+    for table in ("documents", "links", "mentions"):
+        if not warehouse.exists(table):
+            raise CommandError(f"eval linking needs the {table} table in {warehouse.root}")
+    spark = spark_session(config.spark, app_suffix="-eval-linking", cache_dir=config.cache_dir)
+    return evaluate_linking(spark, warehouse, config.resolve, fraction, seed)
+
+
 def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import spark_session
-    started = time.monotonic()
     warehouse = ctx.warehouse
     for table in ("documents", "links", "mentions", "triples_raw"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"resolve needs the {table} table in {warehouse.root}: "
                                     "run `kgpipe ingest` and `kgpipe extract` first")
     spark = spark or spark_session(ctx.spark, app_suffix="-resolve", cache_dir=ctx.cache_dir)
-    if cfg.incremental and warehouse.exists("mention_entities"):
-        # a scheduled rerun with nothing new commits nothing: every table keeps its version
-        done = _read(spark, warehouse, "mention_entities").select("doc_id").distinct()
-        if _read(spark, warehouse, "mentions").join(done, "doc_id", "left_anti").isEmpty():
-            log.info("resolve: every document of mentions is resolved already; nothing to do")
-            return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3), inputs={"mentions": 0},
-                               outputs={name: warehouse.count(name) for name in OUTPUT_TABLES}, rejects=0,
-                               status="unchanged", details={"incremental": True, "new_mentions": 0})
-    staging = warehouse.staging_dir(ctx.run_id) / STAGE
-    checkpoint = cfg.checkpoint_dir or str(warehouse.root / "_checkpoints")
-    try:
-        details = resolve(spark, warehouse, cfg, staging, checkpoint)
+    with StageRun(warehouse, STAGE, ctx.run_id) as run:
+        if cfg.incremental and warehouse.exists("mention_entities"):
+            # a scheduled rerun with nothing new commits nothing: every table keeps its version
+            done = _read(spark, warehouse, "mention_entities").select("doc_id").distinct()
+            if _read(spark, warehouse, "mentions").join(done, "doc_id", "left_anti").isEmpty():
+                log.info("resolve: every document of mentions is resolved already; nothing to do")
+                return run.record(inputs={"mentions": 0}, rejects=0, status="unchanged",
+                                  outputs={name: warehouse.count(name) for name in OUTPUT_TABLES},
+                                  details={"incremental": True, "new_mentions": 0})
+        checkpoint = cfg.checkpoint_dir or str(warehouse.root / "_checkpoints")
+        details = resolve(spark, warehouse, cfg, run.staging, checkpoint)
         reasons = {r["reason"]: r["count"] for r in
-                   spark.read.parquet(str(staging / "rejects")).groupBy("reason").count().collect()}
-        warehouse.carry_rejects(STAGE, staging / "rejects")
-        counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
-        versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in OUTPUT_TABLES}
-    finally:
-        warehouse.discard_staging(ctx.run_id)
-    details["rejects_by_reason"] = reasons
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"mentions": details["new_mentions"]}, outputs=counts,
-                       rejects=sum(reasons.values()), versions=versions, details=details)
+                   spark.read.parquet(str(run.path("rejects"))).groupBy("reason").count().collect()}
+        run.carry_rejects()
+        counts = run.check(*OUTPUT_TABLES)
+        run.commit(*OUTPUT_TABLES)
+        details["rejects_by_reason"] = reasons
+        return run.record(inputs={"mentions": details["new_mentions"]}, outputs=counts,
+                          rejects=sum(reasons.values()), details=details)
 
 
 if __name__ == "__main__":  # spark-submit jobs/resolve.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ from kgpipe.embed.graph import (
 )
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import StageContext
-from kgpipe.warehouse import Warehouse
+from kgpipe.warehouse import StageRun, Warehouse
 from schemas import arrow_schema
 
 log = logging.getLogger(__name__)
@@ -130,14 +129,12 @@ def run_stage(cfg: TrainConfig, ctx: StageContext, spark=None) -> StageRecord:
         log.warning("train: torch was loaded before OMP_WAIT_POLICY=PASSIVE could be set; on shared cores "
                     "set it in the environment or set train.num_threads=1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    started = time.monotonic()
     warehouse = ctx.warehouse
     for table in ("edges", "entities"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"train needs the {table} table in {warehouse.root}: run `kgpipe resolve` first")
-    staging = warehouse.staging_dir(ctx.run_id) / STAGE
-    bundle = staging / "model"
-    try:
+    with StageRun(warehouse, STAGE, ctx.run_id) as run:
+        bundle = run.path("model")
         graph, left_out = read_graph(warehouse, cfg)
         n = len(graph.triples)
         n_valid, n_test = holdout_sizes(n, cfg.test_share, cfg.valid_share, cfg.holdout_min_triples,
@@ -177,12 +174,12 @@ def run_stage(cfg: TrainConfig, ctx: StageContext, spark=None) -> StageRecord:
             details["model_dir"] = f"{MODELS}/{ctx.run_id}"
         for name, ids, vectors in (("embeddings", graph.entities, entity_vectors),
                                    ("relation_embeddings", graph.relations, relation_vectors)):
-            write_vectors(staging / name, name, ids, vectors, cfg.model, ctx.run_id)
-        (staging / "rejects").mkdir(parents=True, exist_ok=True)
-        pq.write_table(_reject_rows(graph), staging / "rejects" / "part-0.parquet")
-        warehouse.carry_rejects(STAGE, staging / "rejects")
+            write_vectors(run.path(name), name, ids, vectors, cfg.model, ctx.run_id)
+        run.path("rejects").mkdir(parents=True, exist_ok=True)
+        pq.write_table(_reject_rows(graph), run.path("rejects") / "part-0.parquet")
+        run.carry_rejects()
         names = ("embeddings", "relation_embeddings", "rejects")
-        counts = {name: warehouse.check_schema(name, staging / name) for name in names}
+        counts = run.check(*names)
         if n:   # the model folder first: committed tables never name a missing one
             models = warehouse.root / MODELS
             models.mkdir(parents=True, exist_ok=True)
@@ -191,14 +188,11 @@ def run_stage(cfg: TrainConfig, ctx: StageContext, spark=None) -> StageRecord:
                 shutil.rmtree(target)
             os.replace(bundle, target)
             _prune_models(models, warehouse.keep_versions)
-        versions = {name: str(warehouse.commit(name, staging / name, ctx.run_id)) for name in names}
-    finally:
-        warehouse.discard_staging(ctx.run_id)
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"edges": left_out["edges"], "triples": n}, outputs=counts,
-                       rejects=left_out["unknown_entity"], versions=versions, details=details)
+        run.commit(*names)
+        return run.record(inputs={"edges": left_out["edges"], "triples": n}, outputs=counts,
+                          rejects=left_out["unknown_entity"], details=details)
 
 
 if __name__ == "__main__":  # spark-submit jobs/train.py [--config FILE] [--set KEY=VALUE] --warehouse DIR
-    from kgpipe.cli import submit
-    sys.exit(submit(STAGE))
+    from kgpipe.cli import job_main
+    sys.exit(job_main(STAGE))

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgpipe.embed.config import KGEConfig
+from kgpipe.errors import CommandError
 
 EMBEDDED_WIKI = "embedded:enwiki-sample"
 EMBEDDED_NEWS = "embedded:news-sample"
@@ -142,7 +143,7 @@ class TrainConfig(KGEConfig):
 
 
 class LabelConfig(_Section):
-    """Active learning (kgpipe/label/, jobs/label.py): select, import, train."""
+    """Active learning (kgpipe/label/): select, import, train."""
     tasks_dir: str | None = Field(None, description="where select writes Label Studio tasks; default: "
                                                     "<warehouse>/labeling/tasks")
     relations: str = Field("embedded:relations", description="target relations, one a line; embedded:relations "
@@ -243,7 +244,7 @@ class Config(_Section):
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(CommandError, ValueError):
     pass
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgpipe.config import EMBEDDED_NEWS, EMBEDDED_WIKI
+from kgpipe.errors import CommandError
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ GRAPHFRAMES_JAR = WheelArtifact(
 NEWS_SAMPLE = Path(__file__).resolve().parent / "data" / "news_sample.jsonl"
 
 
-class FetchError(RuntimeError):
+class FetchError(CommandError, RuntimeError):
     pass
 
 

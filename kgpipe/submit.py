@@ -18,9 +18,9 @@ What travels with every submission:
 * the ``spark`` section: ``--driver-memory``, ``spark.sql.shuffle.partitions`` and every
   ``spark.conf`` entry as ``--conf``.
 
-The job file ``jobs/<stage>.py`` is the application; it ends in :func:`kgpipe.cli.submit`, so the
+The job file ``jobs/<stage>.py`` is the application; it ends in :func:`kgpipe.cli.job_main`, so the
 driver runs exactly what ``kgpipe <stage>`` runs. ``kgpipe run --master`` submits each stage that
-uses Spark (:func:`runs_on_cluster`) as its own application and runs the others where it is
+uses Spark (:meth:`kgpipe.stages.Stage.uses_spark`) as its own application and runs the others where it is
 called: ``ingest`` with its Beam runner, ``index`` (FAISS in one process) and single-process
 ``train``. The submitted stage writes its stage record to ``_submitted/<run_id>/<stage>.json``
 in the warehouse (shared storage, so this works for drivers in cluster mode too) and the run
@@ -43,31 +43,21 @@ from pathlib import Path
 import yaml
 
 from kgpipe.config import Config
+from kgpipe.errors import CommandError
 from kgpipe.manifest import StageRecord
+from kgpipe.stages import STAGES
 
 log = logging.getLogger(__name__)
 
 #: the packages a job needs from this repository (kept in step with infra/spark/package.sh)
 CODE_PACKAGES = ("kgpipe", "schemas", "pipelines", "jobs")
 DEPLOY_MODES = ("client", "cluster")
-#: stages whose work is Spark's whatever the configuration; train only with num_processes > 1
-SPARK_STAGES = ("extract", "resolve", "analyze", "reason", "export")
-#: stages that never run under spark-submit: Beam has its own runners
-NOT_SUBMITTABLE = {"ingest": "ingest is an Apache Beam pipeline: run `kgpipe ingest --runner ...` "
-                             "(DataflowRunner, FlinkRunner, ...) where you are"}
 CONFIG_NAME = "kgpipe-config.yaml"
 SUBMITTED = "_submitted"
 
 
-class SubmitError(Exception):
+class SubmitError(CommandError):
     pass
-
-
-def runs_on_cluster(stage: str, config: Config) -> bool:
-    """Whether ``kgpipe run --master`` submits ``stage`` to the cluster (else it runs in place)."""
-    if stage == "train":
-        return config.train.num_processes > 1  # TorchDistributor spreads it over the executors
-    return stage in SPARK_STAGES
 
 
 def code_root() -> Path:
@@ -165,11 +155,13 @@ def _graphframes(config: Config) -> Path | None:
 def build_command(stage: str, config: Config, master: str, deploy_mode: str, config_file: Path,
                   stage_args: list[str] | None = None) -> list[str]:
     """The ``spark-submit`` command line for one stage (see the module docstring)."""
-    if stage in NOT_SUBMITTABLE:
-        raise SubmitError(NOT_SUBMITTABLE[stage])
+    descriptor = STAGES[stage]
+    if not descriptor.submittable:
+        raise SubmitError(f"{stage} is an Apache Beam pipeline: run `kgpipe {stage} --runner ...` "
+                          "(DataflowRunner, FlinkRunner, ...) where you are")
     check_master(master, deploy_mode)
     spark = config.spark
-    job = code_root() / "jobs" / f"{stage}.py"
+    job = code_root() / descriptor.job_file
     if not job.is_file():
         raise SubmitError(f"no job file for stage {stage!r} ({job})")
     py_files = [str(package_code(config.cache_dir))]

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from kgpipe.manifest import StageRecord
 from schemas import arrow_schema
 from schemas.tables import logical_type
 
@@ -188,3 +191,55 @@ class Warehouse:
         tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, path)
         return path
+
+
+class StageRun:
+    """One stage's write into the warehouse, the same steps in every stage::
+
+        with StageRun(warehouse, "extract", run_id) as run:
+            frame.write.parquet(str(run.path("mentions")))       # staged under _staging/<run_id>/<stage>
+            run.carry_rejects()                                  # the other stages' rows of rejects
+            counts = run.check("mentions", "rejects")            # schema, non-null columns; row counts
+            run.commit("mentions", "rejects")                    # atomic link swaps, versions recorded
+            return run.record(inputs={...}, outputs=counts, rejects=n)
+
+    Leaving the block discards the staging folder, whether the stage committed or failed; a table is
+    committed only after every table of the stage passed its check.
+    """
+
+    def __init__(self, warehouse: Warehouse, stage: str, run_id: str):
+        self.warehouse, self.stage, self.run_id = warehouse, stage, run_id
+        self.started = time.monotonic()
+        self.versions: dict[str, str] = {}
+
+    def __enter__(self) -> StageRun:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.warehouse.discard_staging(self.run_id)
+
+    @property
+    def staging(self) -> Path:
+        """The stage's staging folder (created on first use)."""
+        return self.warehouse.staging_dir(self.run_id) / self.stage
+
+    def path(self, table: str) -> Path:
+        return self.staging / table
+
+    def carry_rejects(self) -> int:
+        return self.warehouse.carry_rejects(self.stage, self.path("rejects"))
+
+    def check(self, *tables: str) -> dict[str, int]:
+        return {name: self.warehouse.check_schema(name, self.path(name)) for name in tables}
+
+    def commit(self, *tables: str) -> dict[str, str]:
+        for name in tables:
+            self.versions[name] = str(self.warehouse.commit(name, self.path(name), self.run_id))
+        return self.versions
+
+    def record(self, inputs: dict[str, Any], outputs: dict[str, int], rejects: int,
+               details: dict[str, Any] | None = None, status: str = "committed") -> StageRecord:
+        return StageRecord(name=self.stage, seconds=round(time.monotonic() - self.started, 3), inputs=inputs,
+                           outputs=outputs, rejects=rejects, status=status, versions=dict(self.versions),
+                           details=details or {})
+

@@ -32,7 +32,7 @@ from kgpipe.ingest.inputs import InputSplit, plan_splits
 from kgpipe.ingest.process import OUTPUT_TABLES, STAGE, merge_stats, process_split
 from kgpipe.manifest import StageRecord, new_run_id
 from kgpipe.stages import StageContext
-from kgpipe.warehouse import Warehouse
+from kgpipe.warehouse import StageRun, Warehouse
 from schemas import arrow_schema
 
 log = logging.getLogger(__name__)
@@ -197,29 +197,23 @@ def check_accounting(stats: list[dict], counts: dict[str, int]) -> None:
 
 
 def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = None) -> StageRecord:
-    started = time.monotonic()
-    warehouse, run_id = ctx.warehouse, ctx.run_id
-    paths = resolve_inputs(inputs or cfg.inputs, ctx.cache_dir)
-    splits = plan_splits(paths, cfg)
-    log.info("ingest: %d inputs in %d splits, runner %s", len(paths), len(splits), cfg.runner)
-    staging = warehouse.staging_dir(run_id) / STAGE
-    try:
-        stats = run_pipeline(splits, cfg, staging, ctx.engine_args)
-        counts = {name: warehouse.check_schema(name, staging / name) for name in OUTPUT_TABLES}
+    with StageRun(ctx.warehouse, STAGE, ctx.run_id) as run:
+        paths = resolve_inputs(inputs or cfg.inputs, ctx.cache_dir)
+        splits = plan_splits(paths, cfg)
+        log.info("ingest: %d inputs in %d splits, runner %s", len(paths), len(splits), cfg.runner)
+        stats = run_pipeline(splits, cfg, run.staging, ctx.engine_args)
+        counts = run.check(*OUTPUT_TABLES)
         check_accounting(stats, counts)
         own_rejects = counts["rejects"]
-        counts["rejects"] += warehouse.carry_rejects(STAGE, staging / "rejects")
-        versions = {name: str(warehouse.commit(name, staging / name, run_id)) for name in OUTPUT_TABLES}
-    finally:
-        warehouse.discard_staging(run_id)
+        counts["rejects"] += run.carry_rejects()
+        run.commit(*OUTPUT_TABLES)
     per_input = {row["input"]: {"pages_seen": row["seen"], "documents": row["documents"],
                                 "redirects": row["redirects"], "skipped_by_rule": sum(row["skipped"].values()),
                                 "rejects": sum(row["rejects"].values()), "skipped_by_reason": row["skipped"],
                                 "rejects_by_reason": row["rejects"], "links": row["links"]}
                  for row in sorted(stats, key=lambda r: r["input"])}
-    return StageRecord(name=STAGE, seconds=round(time.monotonic() - started, 3),
-                       inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
-                       outputs=counts, rejects=own_rejects, versions=versions)
+    return run.record(inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
+                      outputs=counts, rejects=own_rejects)
 
 
 def run(argv: list[str] | None = None) -> StageRecord:

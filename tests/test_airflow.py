@@ -1,6 +1,6 @@
 """infra/airflow/kgpipe_dag.py loads in a real Airflow (its own virtual environment: Airflow's
 pins do not fit the project's) and its task graph is the pipeline: one task per stage of
-kgpipe.stages.STAGES, chained in order, each retried and with an SLA, each command one that
+kgpipe.stages.PIPELINE, chained in order, each retried and with an SLA, each command one that
 kgpipe's own command line accepts."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.cli import _parser
-from kgpipe.stages import STAGES
+from kgpipe.cli import parser
+from kgpipe.stages import PIPELINE
 from tests.conftest import REPO
 
 AIRFLOW_VERSION = "2.10.5"
@@ -60,7 +60,8 @@ def _airflow_python() -> Path:
 def dagbag(tmp_path_factory) -> dict:
     python = _airflow_python()
     home = tmp_path_factory.mktemp("airflow-home")
-    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    # the DAG reads the stage list from kgpipe.stages: kgpipe on the path, as a deployment installs it
+    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False", PYTHONPATH=str(REPO),
                AIRFLOW__CORE__DAGS_FOLDER=str(DAG_FOLDER))
     result = subprocess.run([str(python), "-c", DUMP, str(DAG_FOLDER)], env=env, capture_output=True,
                             text=True, timeout=300, check=False)
@@ -78,8 +79,8 @@ def test_the_dag_loads_without_errors(dagbag):
 
 def test_one_task_per_stage_chained_in_pipeline_order(dagbag):
     tasks = dagbag["dags"]["kgpipe"]["tasks"]
-    assert set(tasks) == set(STAGES)
-    order = list(STAGES)
+    assert set(tasks) == set(PIPELINE)
+    order = list(PIPELINE)
     for i, name in enumerate(order):
         assert tasks[name]["upstream"] == order[i - 1:i], name
         assert tasks[name]["downstream"] == order[i + 1:i + 2], name
@@ -108,7 +109,7 @@ def test_every_command_is_one_kgpipe_accepts(dagbag):
         assert task["operator"] == "BashOperator"
         argv = _render(task["bash_command"])
         assert argv[0] == "kgpipe"
-        args, unknown = _parser().parse_known_args(argv[1:])
+        args, unknown = parser().parse_known_args(argv[1:])
         assert unknown == [], (name, unknown)
         assert args.config and args.warehouse
         if name == "ingest":  # Beam, not Spark: runs with its own runner

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kgpipe.cli import main
 from kgpipe.datasets import NEWS_SAMPLE
-from kgpipe.stages import STAGES
+from kgpipe.stages import PIPELINE
 
 
 def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
@@ -37,7 +37,7 @@ def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
                       "  direct_running_mode: in_memory\n")
     assert main(["--quiet", "--config", str(config), "run"]) == 0
     manifest = json.loads((tmp_path / "wh" / "_manifests" / "latest.json").read_text())
-    assert list(manifest["stages"]) == list(STAGES)
+    assert list(manifest["stages"]) == list(PIPELINE)
     stages = manifest["stages"]
     assert stages["extract"]["outputs"]["triples_raw"] > 0
     assert stages["resolve"]["outputs"]["entities"] > 0 and stages["resolve"]["outputs"]["edges"] > 0

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from kgpipe.config import load_config
-from kgpipe.stages import STAGES
+from kgpipe.stages import PIPELINE, STAGES
 from kgpipe.submit import (
     SubmitError,
     build_command,
     package_code,
-    runs_on_cluster,
     write_config,
 )
 from kgpipe.warehouse import Warehouse
@@ -74,8 +73,8 @@ def test_impossible_submissions_fail_before_spark_starts(tmp_path, master, mode,
 
 def test_which_stages_go_to_the_cluster():
     config = load_config(None)
-    assert [s for s in STAGES if runs_on_cluster(s, config)] == ["extract", "resolve", "analyze", "reason"]
-    assert runs_on_cluster("train", load_config(None, ["train.num_processes=2"]))
+    assert [s for s in PIPELINE if STAGES[s].uses_spark(config)] == ["extract", "resolve", "analyze", "reason"]
+    assert STAGES["train"].uses_spark(load_config(None, ["train.num_processes=2"]))
 
 
 def test_submit_dry_run_prints_the_command(tmp_path, capsys):
@@ -109,8 +108,8 @@ def test_whole_pipeline_on_the_cluster_equals_local_mode(cluster, tmp_path_facto
     assert result.returncode == 0, result.stderr[-4000:]
 
     manifest = json.loads((warehouse.root / "_manifests" / "latest.json").read_text())
-    assert manifest["status"] == "succeeded" and manifest["plan"] == list(STAGES)
-    assert list(manifest["stages"]) == list(STAGES)
+    assert manifest["status"] == "succeeded" and manifest["plan"] == list(PIPELINE)
+    assert list(manifest["stages"]) == list(PIPELINE)
     assert {stage["status"] for stage in manifest["stages"].values()} == {"committed"}
     # the summary kgpipe prints, for the record (pytest -s shows it)
     print(result.stdout[result.stdout.index(f"run {manifest['run_id']}"):])

@@ -12,7 +12,6 @@ previous version of the table in place.
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
@@ -25,10 +24,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from kgpipe.cli import ResumeError, _resume, main
+from kgpipe.cli import main
 from kgpipe.config import load_config
 from kgpipe.manifest import RunManifest, StageRecord
-from kgpipe.stages import STAGES
+from kgpipe.runner import ResumeError, resume
+from kgpipe.stages import PIPELINE
 from kgpipe.warehouse import Warehouse
 from tests.sparkcluster import (
     KGPIPE,
@@ -207,7 +207,7 @@ def test_a_killed_driver_is_resumed_from_the_last_committed_stage(faulted):
     assert second.returncode == 0, second.stderr[-4000:]
     warehouse = faulted["warehouse"]
     latest = json.loads((warehouse.root / "_manifests" / "latest.json").read_text())
-    assert latest["run_id"] != first["run_id"] and list(latest["stages"]) == list(STAGES)
+    assert latest["run_id"] != first["run_id"] and list(latest["stages"]) == list(PIPELINE)
     for name in ("ingest", "extract", "resolve"):
         record = latest["stages"][name]
         assert record["status"] == "resumed" and record["details"]["resumed_from"] == first["run_id"]
@@ -236,10 +236,6 @@ def test_no_reader_ever_saw_a_partial_table(faulted):
 
 # ---- without a cluster: resume bookkeeping, storage errors
 
-def _args(**kwargs):
-    return argparse.Namespace(**{"no_resume": False, "from_stage": None, **kwargs})
-
-
 def _edges(warehouse: Warehouse, version: str, n: int) -> None:
     from tests.graphfactory import write_table
     from tests.test_reasoning import edge
@@ -251,7 +247,7 @@ def test_resume_rolls_back_the_interrupted_stage_and_skips_the_committed_ones(tm
     warehouse = Warehouse(config.warehouse)
     _edges(warehouse, "old", 2)
     # a killed run: ingest and extract committed, resolve had swapped in edges and then died
-    killed = RunManifest(run_id="run1", command="kgpipe run", config=config.model_dump(), plan=list(STAGES),
+    killed = RunManifest(run_id="run1", command="kgpipe run", config=config.model_dump(), plan=list(PIPELINE),
                          pid=2 ** 22 + 1)  # no such process
     killed.stages = [StageRecord(name=n, seconds=1, inputs={}, outputs={}, rejects=0, versions={}) for n in
                      ("ingest", "extract")]
@@ -264,18 +260,18 @@ def test_resume_rolls_back_the_interrupted_stage_and_skips_the_committed_ones(tm
     (warehouse.staging_dir("run1") / "resolve").mkdir()
     assert warehouse.count("edges") == 5
 
-    names, resumed = _resume(warehouse, config, _args(), list(STAGES))
-    assert names == list(STAGES)[2:]
+    names, resumed = resume(warehouse, config, PIPELINE)
+    assert names == list(PIPELINE)[2:]
     assert [(r.name, r.status, r.details["resumed_from"]) for r in resumed] == [
         ("ingest", "resumed", "run1"), ("extract", "resumed", "run1")]
     assert warehouse.current_version("edges") == "run1" and warehouse.count("edges") == 3
     assert not (warehouse.root / "_staging").exists()
 
     # --no-resume and --from do not look back; another configuration is not resumed
-    assert _resume(warehouse, config, _args(no_resume=True), list(STAGES)) == (list(STAGES), [])
-    assert _resume(warehouse, config, _args(from_stage="reason"), list(STAGES))[0] == ["reason", "train", "index"]
+    assert resume(warehouse, config, PIPELINE, no_resume=True) == (list(PIPELINE), [])
+    assert resume(warehouse, config, PIPELINE, from_stage="reason")[0] == ["reason", "train", "index"]
     other = load_config(None, [f"warehouse={tmp_path / 'wh'}", "resolve.min_commonness=0.9"])
-    assert _resume(warehouse, other, _args(), list(STAGES)) == (list(STAGES), [])
+    assert resume(warehouse, other, PIPELINE) == (list(PIPELINE), [])
 
 
 def test_a_second_commit_in_one_run_never_touches_the_version_readers_have(tmp_path):
@@ -297,10 +293,10 @@ def test_a_second_commit_in_one_run_never_touches_the_version_readers_have(tmp_p
 def test_a_run_that_is_still_alive_is_not_resumed(tmp_path):
     config = load_config(None, [f"warehouse={tmp_path / 'wh'}"])
     warehouse = Warehouse(config.warehouse)
-    running = RunManifest(run_id="run1", command="kgpipe run", config=config.model_dump(), plan=list(STAGES))
+    running = RunManifest(run_id="run1", command="kgpipe run", config=config.model_dump(), plan=list(PIPELINE))
     warehouse.write_json_atomic("_manifests/run1.json", running.as_dict())  # this very process: alive
     with pytest.raises(ResumeError, match="still running"):
-        _resume(warehouse, config, _args(), list(STAGES))
+        resume(warehouse, config, PIPELINE)
 
 
 def test_a_new_table_is_rolled_back_to_no_table(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.cli import _parser
-from kgpipe.stages import STAGES
+from kgpipe.cli import parser
+from kgpipe.stages import PIPELINE
 from tests.conftest import REPO
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -71,14 +71,14 @@ def test_one_spark_application_per_spark_stage_running_its_job_file(manifests):
     apps = {m["metadata"]["name"]: m["spec"] for m in manifests if m["kind"] == "SparkApplication"}
     values = render.load_values()
     # every stage of the pipeline but ingest (Beam: a Job) is a SparkApplication
-    assert sorted(apps) == sorted(f"kgpipe-{s}" for s in STAGES if s != "ingest")
+    assert sorted(apps) == sorted(f"kgpipe-{s}" for s in PIPELINE if s != "ingest")
     for name, spec in apps.items():
         stage = name.removeprefix("kgpipe-")
         assert spec["mainApplicationFile"] == f"local://{values['codeRoot']}/jobs/{stage}.py"
         assert (REPO / "jobs" / f"{stage}.py").is_file()
         assert spec["mode"] == "cluster" and spec["type"] == "Python" and spec["image"] == values["images"]["jobs"]
         # the job file gets what `kgpipe submit` gives it, and kgpipe's parser accepts it
-        args, unknown = _parser().parse_known_args(["--config", spec["arguments"][1], stage, *spec["arguments"][2:]])
+        args, unknown = parser().parse_known_args(["--config", spec["arguments"][1], stage, *spec["arguments"][2:]])
         assert unknown == [] and args.warehouse == values["warehouse"]["mountPath"]
         assert spec["restartPolicy"]["type"] == "OnFailure" and spec["restartPolicy"]["onFailureRetries"] >= 1
         mounts = {m["mountPath"] for m in spec["driver"]["volumeMounts"]} & {m["mountPath"]
@@ -100,7 +100,7 @@ def test_the_service_is_probed_on_its_port_and_reached_through_the_service(manif
     assert service["spec"]["ports"][0]["targetPort"] == port["name"]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["template"]["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"]
-    args, _ = _parser().parse_known_args(container["command"][1:])
+    args, _ = parser().parse_known_args(container["command"][1:])
     assert args.command == "serve" and args.port == port["containerPort"] and args.host == "0.0.0.0"
     # the service only reads the warehouse; its one writable place is an emptyDir /tmp (worker metrics)
     writable = [m for m in container["volumeMounts"] if not m.get("readOnly")]
@@ -177,7 +177,7 @@ def test_service_image_is_slim_non_root_with_a_healthcheck_on_healthz():
     assert users and users[-1] not in ("root", "0")
     entry = json.loads(next(value for kind, value in instructions if kind == "ENTRYPOINT"))
     cmd = json.loads(next(value for kind, value in instructions if kind == "CMD"))
-    args, unknown = _parser().parse_known_args([*entry[1:], *cmd])
+    args, unknown = parser().parse_known_args([*entry[1:], *cmd])
     assert entry == ["kgpipe"] and unknown == [] and args.command == "serve"
     exposed = [value for kind, value in instructions if kind == "EXPOSE"]
     assert exposed == [str(args.port)] == [str(render.load_values()["service"]["port"])]

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from kgpipe.embed import KGEConfig, Trainer, load_dataset, train_and_evaluate
-from kgpipe.embed.data import KnownTriples, from_labeled, parse_triples
+from kgpipe.embed.api import train_and_evaluate
+from kgpipe.embed.config import KGEConfig
+from kgpipe.embed.data import KnownTriples, from_labeled, load_dataset, parse_triples
 from kgpipe.embed.evaluate import metrics_from_ranks, rank_triples
 from kgpipe.embed.models import KGEModel, build_model
-from kgpipe.embed.train import subsampling_weights, true_corruptions
+from kgpipe.embed.train import Trainer, subsampling_weights, true_corruptions
 from tests.conftest import SHARED_DATA, need_shared
 
 FB15K237 = SHARED_DATA / "kg" / "FB15k-237.tar.gz"

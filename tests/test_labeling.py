@@ -333,7 +333,7 @@ def test_merge_is_idempotent_and_training_takes_the_majority(tmp_path, tasks):
 
 
 def test_import_twice_changes_nothing_and_train_writes_a_model(tmp_path, tasks, monkeypatch):
-    from jobs.label import import_labels, train_model
+    from kgpipe.label.commands import import_labels, train_model
     from kgpipe.warehouse import Warehouse
     config = Config(warehouse=str(tmp_path / "wh"))
     folder = tmp_path / "wh" / "labeling" / "tasks"
@@ -365,7 +365,7 @@ def test_import_twice_changes_nothing_and_train_writes_a_model(tmp_path, tasks, 
 
 
 def test_import_without_tasks_is_a_clear_error(tmp_path):
-    from jobs.label import import_labels
+    from kgpipe.label.commands import import_labels
     config = Config(warehouse=str(tmp_path / "wh"))
     (tmp_path / "l.jsonl").write_text("{}\n")
     with pytest.raises(LabelError, match="label select"):

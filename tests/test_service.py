@@ -23,6 +23,7 @@ from kgpipe.config import ServeConfig
 from kgpipe.serve import kg as knowledge_graph
 from kgpipe.serve.api import AuthConfigError, create_app
 from kgpipe.serve.api.telemetry import MULTIPROCESS_DIR, forget_dead_workers
+from kgpipe.serve.kg import KnowledgeGraph
 from tests.sparkcluster import KGPIPE
 from tests.test_store import INFERRED, MARRIED, VECTORS, make_bundle
 
@@ -64,8 +65,7 @@ def client(tmp_path_factory):
 @pytest.fixture
 def fake_qa(monkeypatch):
     """A stand-in for kgpipe.serve.qa (tested on its own in tests/test_qa.py): the service only has to pass the
-    loaded graph
-    and the question through and return what it answers."""
+    loaded graph and the question through and return what it answers."""
     module = types.ModuleType("kgpipe.serve.qa")
     module.calls = []
 
@@ -246,10 +246,25 @@ def test_docs_and_root(client):
     assert root.status_code in (302, 307) and root.headers["location"] in ("/ui/", "/docs")
 
 
+def wait_settled(client: TestClient, timeout: float = 20.0) -> dict:
+    """/readyz once the first bundle load has ended (state no longer "loading")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/readyz")
+        if response.status_code == 200 or response.json()["state"] != "loading":
+            return response
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still loading after {timeout}s: {response.text}")
+        time.sleep(0.05)
+
+
 def test_public_metrics_and_not_ready_before_a_bundle(tmp_path):
     with TestClient(app_for(tmp_path, public_metrics=True)) as client:
-        not_ready = client.get("/readyz")
-        assert not_ready.status_code == 503 and "kgpipe index" in not_ready.json()["detail"]
+        loading = client.get("/readyz")   # the load runs in the background: either state may be seen first
+        assert loading.status_code == 503 and loading.json()["state"] in ("loading", "failed")
+        not_ready = wait_settled(client)
+        assert not_ready.status_code == 503 and not_ready.json()["state"] == "failed"
+        assert "kgpipe index" in not_ready.json()["detail"]
         assert client.get("/metrics").status_code == 200   # public: no key needed
         assert client.get("/entities", params={"q": "paris"}, headers=BEARER).status_code == 503
         failed = client.post("/admin/reload", headers=BEARER)
@@ -260,6 +275,26 @@ def test_public_metrics_and_not_ready_before_a_bundle(tmp_path):
         assert client.get("/readyz").json()["version"] == "idx-1"
         # the attempt at start-up and the refused reload
         assert "kgpipe_index_reload_failures_total 2.0" in client.get("/metrics").text
+
+
+def test_readiness_says_loading_until_the_first_load_ends(tmp_path, monkeypatch):
+    make_bundle(tmp_path)
+    started, release = threading.Event(), threading.Event()
+    real_load = KnowledgeGraph.load.__func__
+
+    def held_load(cls, path):
+        started.set()
+        release.wait(10)
+        return real_load(cls, path)
+
+    monkeypatch.setattr(KnowledgeGraph, "load", classmethod(held_load))
+    with TestClient(app_for(tmp_path)) as client:
+        assert started.wait(10)
+        loading = client.get("/readyz")
+        assert loading.status_code == 503 and loading.json()["state"] == "loading"
+        assert loading.json()["detail"] == "loading the index bundle"
+        release.set()
+        assert wait_ready(client)["version"] == "idx-1"
 
 
 def test_reload_swaps_the_bundle_without_failing_a_running_request(tmp_path, fake_qa):

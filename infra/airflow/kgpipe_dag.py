@@ -1,10 +1,12 @@
 """Airflow DAG: the kgpipe pipeline, one task per stage, each stage a Spark application.
 
-Copy (or symlink) this file into Airflow's dags folder on a machine where kgpipe is installed.
+Copy (or symlink) this file into Airflow's dags folder on a machine where kgpipe is installed: the
+DAG imports the stage list from ``kgpipe.stages`` (which needs only pydantic and PyYAML, both
+already Airflow's), so a new stage needs no change here.
 Every Spark stage is ``kgpipe submit STAGE --master ...`` (kgpipe/submit.py packages the code,
 ships the GraphFrames jar and the configuration, and runs spark-submit); ``ingest`` is a Beam
-pipeline and runs with its own runner where the task runs. The tasks are chained in the order
-of ``kgpipe.stages.STAGES`` (kept in step by tests/test_airflow.py).
+pipeline and runs with its own runner where the task runs. The tasks are the stages of
+``kgpipe.stages.PIPELINE``, chained in that order, read from kgpipe itself.
 
 Settings are Airflow Variables, read when a task runs (Jinja), not when the scheduler parses
 this file, so parsing stays fast and needs no database:
@@ -26,8 +28,7 @@ from datetime import datetime, timedelta
 from airflow import DAG
 from airflow.operators.bash import BashOperator
 
-STAGES = ("ingest", "extract", "resolve", "analyze", "reason", "train", "index")
-RUNS_WITH_BEAM = {"ingest"}
+from kgpipe.stages import PIPELINE, STAGES
 
 COMMON = ("{{ var.value.get('kgpipe_bin', 'kgpipe') }} --config {{ var.value.get('kgpipe_config', "
           "'/etc/kgpipe/kgpipe.yaml') }}")
@@ -37,7 +38,7 @@ CLUSTER = ("--master {{ var.value.get('kgpipe_master', 'spark://spark-master:707
 
 
 def stage_command(stage: str) -> str:
-    if stage in RUNS_WITH_BEAM:
+    if not STAGES[stage].submittable:   # a Beam pipeline runs with its own runner, where the task runs
         return f"{COMMON} {stage} {WAREHOUSE}"
     return f"{COMMON} submit {stage} {CLUSTER} {WAREHOUSE}"
 
@@ -63,7 +64,7 @@ with DAG(
     tags=["kgpipe", "spark"],
 ) as dag:
     previous = None
-    for name in STAGES:
+    for name in PIPELINE:
         task = BashOperator(task_id=name, bash_command=stage_command(name))
         if previous is not None:
             previous >> task

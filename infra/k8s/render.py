@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
+from kgpipe.stages import PIPELINE, STAGES
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_VALUES = HERE / "values.yaml"
-#: the stages that are Spark applications, in pipeline order (kgpipe.stages.STAGES minus ingest)
-SPARK_STAGES = ("extract", "resolve", "analyze", "reason", "train", "index")
 CONFIG_MOUNT = "/etc/kgpipe"
 CONFIG_FILE = f"{CONFIG_MOUNT}/kgpipe.yaml"
 
@@ -117,7 +117,7 @@ def spark_application(values: dict, stage: str) -> dict:
             "mode": "cluster",
             "image": values["images"]["jobs"],
             "imagePullPolicy": values["images"]["pullPolicy"],
-            "mainApplicationFile": f"local://{values['codeRoot']}/jobs/{stage}.py",
+            "mainApplicationFile": f"local://{values['codeRoot']}/{STAGES[stage].job_file}",
             "arguments": stage_arguments(values),
             "sparkVersion": str(values["sparkVersion"]),
             "sparkConf": conf,
@@ -222,7 +222,8 @@ def render(values: dict) -> list[dict]:
     if values["warehouse"].get("create"):
         manifests.append(warehouse_claim(values))
     manifests.append(ingest_job(values))
-    manifests += [spark_application(values, stage) for stage in SPARK_STAGES]
+    # every stage of the pipeline that spark-submit can run is a SparkApplication; ingest (Beam) is the Job
+    manifests += [spark_application(values, name) for name in PIPELINE if STAGES[name].submittable]
     manifests += [service_deployment(values), service(values)]
     return manifests
 

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from kgpipe.errors import CommandError
+
 from . import collective
 from .config import KGEConfig
 from .data import KGDataset, KnownTriples
@@ -107,7 +109,7 @@ def make_optimizer(cfg: KGEConfig, model: KGEModel) -> torch.optim.Optimizer:
         return cls(params, lr=cfg.lr)
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(CommandError, ValueError):
     """A checkpoint that this trainer cannot continue (other settings or process count)."""
 
 

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kgpipe.errors import CommandError
 from kgpipe.extract.patterns import LITERAL_KINDS, Triple, candidate_mentions
 from kgpipe.extract.text import split_property
 
@@ -51,7 +52,7 @@ MODEL_FORMAT = "kgpipe-relation-model"
 MODEL_FORMAT_VERSION = 1
 
 
-class LabelError(ValueError):
+class LabelError(CommandError, ValueError):
     """A label file that cannot be imported; the message lists every problem found."""
 
 

@@ -100,12 +100,13 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from kgpipe.errors import CommandError
 from kgpipe.ids import stable_id
 
 WIKIPEDIA_ARTICLE_BASE = "https://en.wikipedia.org/wiki/"
 
 
-class ExportError(ValueError):
+class ExportError(CommandError, ValueError):
     """The export cannot be written as asked (bad IRI base, graph too large for GraphML, ...)."""
 
 

@@ -72,6 +72,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from kgpipe.config import ReasonConfig
+from kgpipe.errors import CommandError
 from kgpipe.ids import stable_id
 
 __all__ = [
@@ -100,7 +101,7 @@ _ATOM = re.compile(r"\s*(?P<predicate>[^(),]+?)\s*\(\s*(?P<subject>[A-Za-z_]\w*)
 _SHAPES = "p(x, y) -> q(x, y) | q(y, x); p(x, y), q(y, z) -> r(x, z)"
 
 
-class RuleError(ValueError):
+class RuleError(CommandError, ValueError):
     """A rule file that cannot be read or a rule that is not one of the kinds; says which and why."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from kgpipe.errors import CommandError
 from kgpipe.ingest.wikitext import Namespaces, normalize_title
 
 READ_CHUNK = 1 << 20
@@ -27,7 +28,7 @@ _CLOSE = b"</page>"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-class InputError(Exception):
+class InputError(CommandError):
     """The byte stream itself is unreadable from some point on."""
 
 

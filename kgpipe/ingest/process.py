@@ -36,9 +36,10 @@ from kgpipe.ingest.news import (
     read_text_article,
 )
 from kgpipe.ingest.wikitext import clean_wikitext
+from kgpipe.stages import STAGES
 
-OUTPUT_TABLES = ("documents", "redirects", "links", "rejects")
 STAGE = "ingest"
+OUTPUT_TABLES = STAGES[STAGE].writes
 Row = dict[str, Any]
 Tagged = tuple[str, Row]
 

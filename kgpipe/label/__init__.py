@@ -1,7 +1,7 @@
 """Active learning for relation extraction: candidates, selection, Label Studio tasks and labels.
 
 Engine-free (no Spark, no Beam): spaCy Docs in, plain dicts and a scikit-learn model out.
-``jobs/label.py`` moves warehouse rows through these functions; ``bench/active_learning.py``
+``kgpipe/label/commands.py`` moves warehouse rows through these functions; ``bench/active_learning.py``
 simulates the loop on WebNLG.
 
 The loop a user runs

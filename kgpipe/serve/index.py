@@ -52,6 +52,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from kgpipe.errors import CommandError
+
 log = logging.getLogger(__name__)
 
 INDEXES = "indexes"
@@ -61,7 +63,7 @@ MODEL_METRIC = {"transe": "l2", "rotate": "l2", "distmult": "ip", "complex": "ip
 _FAISS_METRIC = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
 
 
-class BundleError(ValueError):
+class BundleError(CommandError, ValueError):
     """A bundle cannot answer the request (unknown id, wrong metric for the model, ...)."""
 
 

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kgpipe.errors import CommandError
 from kgpipe.graph.resolve import normalize_surface
 
 NOT_KNOWN = "not known"
@@ -175,7 +176,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate([
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
 
 
-class QuestionError(ValueError):
+class QuestionError(CommandError, ValueError):
     """A question file or question that cannot be read (the message says which line and why)."""
 
 

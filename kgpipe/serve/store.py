@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kgpipe.errors import CommandError
 from kgpipe.graph.resolve import normalize_surface, title_key
 
 FORMAT_VERSION = 1
@@ -95,7 +96,7 @@ _FILES = {"entities": ENTITIES_SCHEMA, "facts": FACTS_SCHEMA, "names": NAMES_SCH
           "facts_by_edge": pa.schema([("edge_id", pa.string()), ("row", pa.int64())])}
 
 
-class StoreError(ValueError):
+class StoreError(CommandError, ValueError):
     """A store cannot be built from these tables or opened from this folder."""
 
 

@@ -190,8 +190,9 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     async def readyz():
         kg = holder.kg
         if kg is None:
-            return JSONResponse({"status": "not ready", "detail": holder.last_error or "loading the index bundle"},
-                                status_code=503)
+            # "loading" until the first load has ended, then "failed" with the reason
+            return JSONResponse({"status": "not ready", "state": holder.state,
+                                 "detail": holder.last_error or "loading the index bundle"}, status_code=503)
         return {"status": "ready", "version": kg.version}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",

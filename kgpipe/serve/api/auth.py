@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import os
 
+from kgpipe.errors import CommandError
+
 ENV_KEYS = "KGPIPE_API_KEYS"
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(CommandError, ValueError):
     """The service would start without any way to authenticate."""
 
 

@@ -18,6 +18,9 @@ from kgpipe.serve.kg import KnowledgeGraph
 log = logging.getLogger(__name__)
 
 
+READY, LOADING, FAILED = "ready", "loading", "failed"
+
+
 class NotReady(RuntimeError):
     """No bundle has been loaded yet."""
 
@@ -29,10 +32,20 @@ class GraphHolder:
         self._kg: KnowledgeGraph | None = None
         self._lock = threading.Lock()   # one load at a time; readers never take it
         self.last_error: str | None = None
+        #: set when the first load has ended, loaded or failed: until then the state is "loading"
+        self.first_load_done = threading.Event()
 
     @property
     def kg(self) -> KnowledgeGraph | None:
         return self._kg
+
+    @property
+    def state(self) -> str:
+        """``ready`` (a bundle serves), ``loading`` (the first load has not ended) or ``failed`` (no bundle:
+        ``last_error`` says why)."""
+        if self._kg is not None:
+            return READY
+        return FAILED if self.first_load_done.is_set() else LOADING
 
     def require(self) -> KnowledgeGraph:
         kg = self._kg
@@ -52,6 +65,12 @@ class GraphHolder:
     def reload(self, force: bool = True) -> dict:
         """Load the published bundle and swap it in. ``force=False`` loads only when nothing is loaded or
         CURRENT names another bundle. A failed load keeps the current bundle in service and raises."""
+        try:
+            return self._reload(force)
+        finally:
+            self.first_load_done.set()
+
+    def _reload(self, force: bool) -> dict:
         with self._lock:
             previous = self._kg.version if self._kg is not None else None
             published = self.published_version()
