@@ -8,7 +8,7 @@ CPU instead of the paper's 80,000-100,000 steps at lr 5e-5: lazy Adam at lr 0.00
 0.0003), validation every 5 epochs, the rate divided by 10 on a validation without improvement (FB15k-237
 RotatE: after epoch 17, with negatives that are training triples left out), stop on the third. On the CPU
 that schedule gave FB15k-237 TransE and RotatE (dim 500), WN18RR TransE and WN18RR RotatE (dim 250) their
-targets (README). ``--schedule paper`` runs the RotatE code's training instead (five times the epochs, a
+targets (docs/train.md). ``--schedule paper`` runs the RotatE code's training instead (five times the epochs, a
 GPU's work): its rate, its negatives without training triples, and its phase step for RotatE, pi * dim /
 (gamma + 2) times the entity step (``relation_lr_scale``; at lr 5e-5, phases stepping at the entity rate
 would hardly leave their start). Targets here: FB15k-237 TransE >= 0.31, RotatE >= 0.33; WN18RR TransE
@@ -39,11 +39,11 @@ TRANSE = dict(model="transe", p=1, normalize_entities=False)
 RUNS: dict[str, dict] = {
     "fb15k-237:transe": {"file": "FB15k-237.tar.gz", "target": 0.31, "settings": {**FB15K237, **TRANSE}},
     # with every sampled negative kept, validation peaked at 0.334 and the run tested 0.322; leaving out the
-    # negatives that are training triples (and the decay after epoch 17) lifted both (README)
+    # negatives that are training triples (and the decay after epoch 17) lifted both (docs/train.md)
     "fb15k-237:rotate": {"file": "FB15k-237.tar.gz", "target": 0.33, "settings": {**FB15K237, "model": "rotate"},
                          "measured": dict(filter_negatives=True, lr_decay_at=[17])},
     # lr 0.001 levelled off at valid 0.213 before its decay and tested 0.216; at 0.0003 validation
-    # climbed to 0.2205 by epoch 65 and the run tested 0.223 (README)
+    # climbed to 0.2205 by epoch 65 and the run tested 0.223 (docs/train.md)
     "wn18rr:transe": {"file": "WN18RR.tar.gz", "target": 0.22, "settings": {**WN18RR, **TRANSE},
                       "measured": dict(lr=0.0003, epochs=100)},
     "wn18rr:rotate": {"file": "WN18RR.tar.gz", "target": 0.47, "settings": {**WN18RR, "model": "rotate"}},

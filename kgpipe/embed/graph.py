@@ -2,7 +2,7 @@
 
 Torch-free (pyarrow and numpy), so the job can prepare a run before any trainer process starts.
 A *bundle* is the folder one training run reads and writes; every process of a distributed run
-opens the same one (docs/training.md):
+opens the same one (docs/train.md):
 
     config.json          {"trainer": KGEConfig settings, "backend": "auto" | "gloo" | "nccl"}
     entity_ids.parquet   row (int64), entity_id: row i of every entity table is this entity

@@ -1,5 +1,5 @@
 """Partitioned training for graphs whose embedding tables do not fit in memory: the pieces that are
-ready, and the plan (docs/training.md, "Graphs larger than memory").
+ready, and the plan (docs/train.md, "Graphs larger than memory").
 
 As in PyTorch-BigGraph (Lerer et al., 2019): entity rows are cut into P partitions; a triple
 belongs to bucket (partition of head, partition of tail); training visits the P*P buckets one at
