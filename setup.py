@@ -4,7 +4,7 @@ Dependencies beyond the design card, and why:
 - mwparserfromhell: the standard MediaWiki wikitext parser (C tokenizer); hand-written
   regex cleaners mangle nested templates and links.
 - pydantic + PyYAML: typed, validated per-stage configuration read from YAML.
-- pandas: required by Spark's Arrow-batched mapInPandas (spaCy inside Spark).
+- pandas: required by Spark's vectorised pandas UDFs (the resolve job's key functions).
 - torch: the embedding trainer (the card's GPU stage); the CPU wheel is the default.
 - prometheus-client: run figures as Prometheus metrics (the textfile format, and later the
   service's /metrics) with the reference client instead of a hand-written exposition format.

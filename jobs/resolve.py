@@ -29,6 +29,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -456,45 +457,76 @@ def _prior(spark: SparkSession, warehouse: Warehouse, name: str, incremental: bo
     return _read(spark, warehouse, name) if incremental and warehouse.exists(name) else None
 
 
-def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, staging: Path,
-            checkpoint: str, inputs: dict[str, DataFrame] | None = None) -> dict[str, Any]:
-    """Write every output table into ``staging`` and return the figures of the run.
-    ``inputs`` replaces input tables (evaluation runs on altered inputs; never incremental)."""
-    from kgpipe.graph.resolve import MAX_REDIRECT_HOPS, PRIOR_RULE
+@dataclass(frozen=True)
+class _Job:
+    """What every step of one :func:`resolve` call shares."""
+    spark: SparkSession
+    warehouse: Warehouse
+    cfg: ResolveConfig
+    staging: Path
+    inputs: dict[str, DataFrame] | None
+    incremental: bool
+    prior: dict[str, DataFrame | None]
 
-    def read(name: str) -> DataFrame:
-        return inputs[name] if inputs and name in inputs else _read(spark, warehouse, name)
-    incremental = cfg.incremental and not inputs and warehouse.exists("mention_entities")
-    prior = {name: _prior(spark, warehouse, name, incremental)
-             for name in ("aliases", "entity_keys", "mention_entities", "entities", "edges")}
+    def read(self, name: str) -> DataFrame:
+        if self.inputs and name in self.inputs:
+            return self.inputs[name]
+        return _read(self.spark, self.warehouse, name)
+
+    def materialize(self, df: DataFrame, name: str) -> DataFrame:
+        """``df`` written to the staging table ``name`` and read back, so later steps do not recompute it."""
+        write(df, self.staging / name)
+        return self.spark.read.parquet(str(self.staging / name))
+
+
+def _moved(df: DataFrame, remap: DataFrame) -> DataFrame:
+    """Rows of an earlier run with the ids of merged entities replaced."""
+    return (df.join(remap.withColumnRenamed("old_id", "entity_id"), "entity_id", "left")
+            .withColumn("entity_id", F.coalesce("new_id", "entity_id")).drop("new_id"))
+
+
+def _batch_inputs(job: _Job) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame, DataFrame]:
+    """mentions, triples_raw, documents (doc_id, source_kind, title, ts), links and redirects of this batch."""
+    read = job.read
     mentions, triples = read("mentions"), read("triples_raw")
     documents = read("documents").select("doc_id", "source_kind", "title", F.col("source_timestamp").alias("ts"))
-    links, redirects = read("links"), (read("redirects") if warehouse.exists("redirects")
-                                       else spark.createDataFrame([], spark_schema("redirects")))
-    if incremental:
-        done = prior["mention_entities"].select("doc_id").distinct()
+    links, redirects = read("links"), (read("redirects") if job.warehouse.exists("redirects")
+                                       else job.spark.createDataFrame([], spark_schema("redirects")))
+    if job.incremental:
+        done = job.prior["mention_entities"].select("doc_id").distinct()
         mentions = mentions.join(done, "doc_id", "left_anti")
         triples = triples.join(done, "doc_id", "left_anti")
         links = links.join(done, "doc_id", "left_anti")
         documents = documents.join(done, "doc_id", "left_anti")
-    doc_times = documents.select("doc_id", "ts")
+    return mentions, triples, documents, links, redirects
 
+
+def _alias_table(job: _Job, mentions: DataFrame, documents: DataFrame, links: DataFrame,
+                 redirects: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame]:
+    """Writes ``aliases``; returns the redirect targets, the links with their resolved ``target``, the
+    mentions with their resolved ``anchor_title`` (all three cached: the caller unpersists them) and the
+    alias table."""
+    from kgpipe.graph.resolve import MAX_REDIRECT_HOPS
     targets = redirect_targets(redirects, MAX_REDIRECT_HOPS).cache()
     titles = documents.where(F.col("source_kind") == "wiki").select("title")
     # redirect-resolved once: the alias table, the documents' link targets and the linker share them
     links = resolve_titles(links, "target_title", targets, "target").cache()
     anchored = resolve_titles(mentions, "link_target", targets, "anchor_title").cache()
     contributions = alias_contributions(links, titles, redirects, targets)
-    if prior["aliases"] is not None:
-        contributions = contributions.unionByName(prior["aliases"].select(contributions.columns))
-    write(merge_aliases(contributions, cfg.min_alias_count), staging / "aliases")
-    aliases = spark.read.parquet(str(staging / "aliases"))
+    if job.prior["aliases"] is not None:
+        contributions = contributions.unionByName(job.prior["aliases"].select(contributions.columns))
+    aliases = job.materialize(merge_aliases(contributions, job.cfg.min_alias_count), "aliases")
+    return targets, links, anchored, aliases
 
+
+def _same_as_graph(job: _Job, anchored: DataFrame, links: DataFrame, aliases: DataFrame
+                   ) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Every entity mention linked, with the graph vertex it is (its title's or its own), and the
+    same-as graph's edges and vertices."""
     doc_targets = (links.select("doc_id", F.col("target").alias("title"))
                    .where(F.col("title").isNotNull()).dropDuplicates())
-    per_doc = link_documents(anchored, doc_targets, aliases, title_types(anchored), cfg.min_commonness)
-    write(per_doc, staging / "work-per-doc")
-    per_doc = spark.read.parquet(str(staging / "work-per-doc"))
+    per_doc = job.materialize(link_documents(anchored, doc_targets, aliases, title_types(anchored),
+                                             job.cfg.min_commonness), "work-per-doc")
     links_out = per_doc.where(F.col("kind") == "link").withColumn(
         "vertex", F.when(F.col("wiki_title").isNotNull(), F.concat(F.lit("W:"), "wiki_title"))
         .otherwise(F.col("mention_id")))
@@ -502,30 +534,36 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
     vertices = (links_out.select("vertex")
                 .unionByName(graph_edges.select(F.col("src").alias("vertex")))
                 .unionByName(graph_edges.select(F.col("dst").alias("vertex"))))
-    if prior["entity_keys"] is not None:
-        # keys of this batch that existing entities own, and those entities' identity keys
-        keys = prior["entity_keys"]
-        touched = keys.join(vertices.withColumnRenamed("vertex", "key").dropDuplicates(), "key")
-        owners = touched.select("entity_id").distinct()
-        identity = keys.where("is_identity").join(owners, "entity_id")
-        def tie(df: DataFrame) -> DataFrame:
-            return df.select(F.col("key").alias("src"), F.concat(F.lit(PRIOR_VERTEX), "entity_id").alias("dst"),
-                             F.lit(PRIOR_RULE).alias("rule"))
-        graph_edges = graph_edges.unionByName(tie(touched)).unionByName(tie(identity))
-        vertices = vertices.unionByName(tie(identity).select(F.col("src").alias("vertex")))
-        vertices = vertices.unionByName(tie(identity).select(F.col("dst").alias("vertex")))
-    with adaptive_execution_off(spark):
-        write(assign_entities(spark, vertices, graph_edges, cfg.max_component_size, checkpoint,
-                              staging / "work-graph"), staging / "work-assigned")
-    assigned = spark.read.parquet(str(staging / "work-assigned"))
+    if job.prior["entity_keys"] is not None:
+        graph_edges, vertices = _tie_to_prior(job.prior["entity_keys"], graph_edges, vertices)
+    return links_out, graph_edges, vertices
 
-    # this batch's mention -> entity rows; existing rows of merged entities get the new id
+
+def _tie_to_prior(keys: DataFrame, graph_edges: DataFrame, vertices: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The same-as graph with the keys of this batch that existing entities own, and those entities'
+    identity keys, tied to their entity's ``E:`` vertex."""
+    from kgpipe.graph.resolve import PRIOR_RULE
+    touched = keys.join(vertices.withColumnRenamed("vertex", "key").dropDuplicates(), "key")
+    owners = touched.select("entity_id").distinct()
+    identity = keys.where("is_identity").join(owners, "entity_id")
+
+    def tie(df: DataFrame) -> DataFrame:
+        return df.select(F.col("key").alias("src"), F.concat(F.lit(PRIOR_VERTEX), "entity_id").alias("dst"),
+                         F.lit(PRIOR_RULE).alias("rule"))
+    graph_edges = graph_edges.unionByName(tie(touched)).unionByName(tie(identity))
+    vertices = vertices.unionByName(tie(identity).select(F.col("src").alias("vertex")))
+    vertices = vertices.unionByName(tie(identity).select(F.col("dst").alias("vertex")))
+    return graph_edges, vertices
+
+
+def _mention_entities(job: _Job, assigned: DataFrame, links_out: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Writes ``mention_entities`` and ``entity_keys``; returns this batch's mention -> entity rows and
+    the remap (old_id, new_id) of existing entities that merged."""
     remap = (assigned.where(F.col("vertex").startswith(PRIOR_VERTEX))
              .select(F.expr(f"substring(vertex, {len(PRIOR_VERTEX) + 1})").alias("old_id"),
                      F.col("entity_id").alias("new_id"))
              .where(F.col("old_id") != F.col("new_id")))
-    write(remap, staging / "work-remap")
-    remap = spark.read.parquet(str(staging / "work-remap"))
+    remap = job.materialize(remap, "work-remap")
     new_me = (links_out.join(assigned.select("vertex", "entity_id"), "vertex")
               .select("mention_id", "doc_id", "entity_id", "wiki_title", "link_method", "link_score"))
     me = new_me
@@ -533,39 +571,66 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
                 .select(F.col("vertex").alias("key"), "entity_id", (F.col("vertex") == F.col("cluster_key"))
                         .alias("is_identity")))
     keys_out = new_keys
-    if incremental:
-        def moved(df: DataFrame) -> DataFrame:
-            return (df.join(remap.withColumnRenamed("old_id", "entity_id"), "entity_id", "left")
-                    .withColumn("entity_id", F.coalesce("new_id", "entity_id")).drop("new_id"))
-        me = moved(prior["mention_entities"]).select(new_me.columns).unionByName(new_me)
+    if job.incremental:
+        # existing rows of merged entities get the new id
+        me = _moved(job.prior["mention_entities"], remap).select(new_me.columns).unionByName(new_me)
         # a key re-seen in this batch takes its new assignment (identical unless merged)
-        old_keys = moved(prior["entity_keys"]).join(new_keys.select("key"), "key", "left_anti")
+        old_keys = _moved(job.prior["entity_keys"], remap).join(new_keys.select("key"), "key", "left_anti")
         keys_out = old_keys.select(new_keys.columns).unionByName(new_keys)
-    write(me, staging / "mention_entities")
-    write(keys_out, staging / "entity_keys")
+    write(me, job.staging / "mention_entities")
+    write(keys_out, job.staging / "entity_keys")
+    return new_me, remap
 
+
+def _entities_and_edges(job: _Job, new_me: DataFrame, mentions: DataFrame, triples: DataFrame,
+                        doc_times: DataFrame, remap: DataFrame) -> None:
+    """Writes ``entities``, ``edges`` and ``rejects``."""
+    k = job.cfg.evidence_sample_size
     partial_entities = entity_rows(new_me, mentions, doc_times)
-    partial_edges, rejects = edge_rows(triples, new_me, doc_times, cfg.evidence_sample_size)
-    if incremental:
-        old_entities = (prior["entities"].join(remap.withColumnRenamed("old_id", "entity_id"), "entity_id", "left")
-                        .withColumn("entity_id", F.coalesce("new_id", "entity_id")).drop("new_id"))
+    partial_edges, rejects = edge_rows(triples, new_me, doc_times, k)
+    if job.incremental:
+        old_entities = _moved(job.prior["entities"], remap)
         partial_entities = old_entities.select(partial_entities.columns).unionByName(partial_entities)
-        partial_edges = remap_edges(prior["edges"], remap).unionByName(partial_edges)
+        partial_edges = remap_edges(job.prior["edges"], remap).unionByName(partial_edges)
         # the resolve rejects of earlier batches belong to documents still in the graph
-        if warehouse.exists("rejects"):
-            rejects = read("rejects").where(F.col("stage") == STAGE).unionByName(rejects)
-    write(merge_entities(partial_entities), staging / "entities")
-    write(merge_edges(partial_edges, cfg.evidence_sample_size), staging / "edges")
-    write(rejects, staging / "rejects")
+        if job.warehouse.exists("rejects"):
+            rejects = job.read("rejects").where(F.col("stage") == STAGE).unionByName(rejects)
+    write(merge_entities(partial_entities), job.staging / "entities")
+    write(merge_edges(partial_edges, k), job.staging / "edges")
+    write(rejects, job.staging / "rejects")
 
+
+def _figures(incremental: bool, anchored: DataFrame, new_me: DataFrame, graph_edges: DataFrame,
+             assigned: DataFrame, remap: DataFrame) -> dict[str, Any]:
     link_methods = {r["link_method"]: r["count"] for r in new_me.groupBy("link_method").count().collect()}
     rules = {r["rule"]: r["count"] for r in graph_edges.groupBy("rule").count().collect()}
     sizes = assigned.groupBy("entity_id").count()
     largest = sizes.agg(F.max("count")).first()[0] or 0
-    figures = {"incremental": bool(incremental), "new_mentions": anchored.count(),
-               "entity_mentions": sum(link_methods.values()), "link_methods": link_methods,
-               "same_as_edges_by_rule": rules, "largest_entity_vertices": int(largest),
-               "merged_entities": remap.count()}
+    return {"incremental": bool(incremental), "new_mentions": anchored.count(),
+            "entity_mentions": sum(link_methods.values()), "link_methods": link_methods,
+            "same_as_edges_by_rule": rules, "largest_entity_vertices": int(largest),
+            "merged_entities": remap.count()}
+
+
+def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, staging: Path,
+            checkpoint: str, inputs: dict[str, DataFrame] | None = None) -> dict[str, Any]:
+    """Write every output table into ``staging`` and return the figures of the run.
+    ``inputs`` replaces input tables (evaluation runs on altered inputs; never incremental)."""
+    incremental = cfg.incremental and not inputs and warehouse.exists("mention_entities")
+    prior = {name: _prior(spark, warehouse, name, incremental)
+             for name in ("aliases", "entity_keys", "mention_entities", "entities", "edges")}
+    job = _Job(spark, warehouse, cfg, staging, inputs, incremental, prior)
+    mentions, triples, documents, links, redirects = _batch_inputs(job)
+    doc_times = documents.select("doc_id", "ts")
+    targets, links, anchored, aliases = _alias_table(job, mentions, documents, links, redirects)
+    links_out, graph_edges, vertices = _same_as_graph(job, anchored, links, aliases)
+    with adaptive_execution_off(spark):
+        write(assign_entities(spark, vertices, graph_edges, cfg.max_component_size, checkpoint,
+                              staging / "work-graph"), staging / "work-assigned")
+    assigned = spark.read.parquet(str(staging / "work-assigned"))
+    new_me, remap = _mention_entities(job, assigned, links_out)
+    _entities_and_edges(job, new_me, mentions, triples, doc_times, remap)
+    figures = _figures(incremental, anchored, new_me, graph_edges, assigned, remap)
     for frame in (targets, links, anchored):
         frame.unpersist()
     return figures

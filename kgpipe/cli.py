@@ -200,10 +200,11 @@ def _load_graph(config: Config):
 
 
 def _ask(config: Config, args, extra: list[str]) -> int:
-    from kgpipe.serve.qa import answer, json_ready
-    result = answer(_load_graph(config), args.question)
+    from kgpipe.serve import qa
+    qa.configure(config.extract)
+    result = qa.answer(_load_graph(config), args.question)
     if args.as_json:
-        print(json.dumps(json_ready(result), ensure_ascii=False, indent=2))
+        print(json.dumps(qa.json_ready(result), ensure_ascii=False, indent=2))
         return 0
     print(f"Answer: {result['answer']}")
     if result["text"]:
@@ -255,6 +256,8 @@ def _evaluate_linking(config: Config, args) -> dict:
 
 def _evaluate_qa(config: Config, args) -> dict:
     from kgpipe.evaluate.qa import DEFAULT_QUESTIONS, evaluate_qa
+    from kgpipe.serve import qa
+    qa.configure(config.extract)
     kg = _load_graph(config)
     details: list | None = [] if args.details else None
     result = evaluate_qa(kg, args.questions or DEFAULT_QUESTIONS, details)

@@ -50,7 +50,7 @@ class ExtractConfig(_Section):
                                description="spaCy components not to run; the parser, ner and lemmatizer "
                                            "(with tagger and attribute_ruler) are needed for relations")
     batch_size: int = Field(64, gt=0, description="nlp.pipe batch size")
-    arrow_batch_rows: int = Field(256, gt=0, description="rows per Arrow batch handed to mapInPandas")
+    arrow_batch_rows: int = Field(256, gt=0, description="rows per Arrow batch the spaCy workers get (mapInArrow)")
     partition_chars: int = Field(2_000_000, gt=0, description="target characters of text per Spark partition")
     max_paragraph_chars: int = Field(20_000, gt=0, description="longer paragraphs are cut at sentence-like "
                                                                "boundaries before spaCy sees them")
@@ -59,8 +59,8 @@ class ExtractConfig(_Section):
     mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
     relation_model: str | None = Field(None, description="relation classifier from `kgpipe label train`; when set, "
                                                          "every sentence's triples and mention pairs are classified "
-                                                         "(kgpipe/label/: classify_sentence): predicate = the "
-                                                         "relation, confidence = its probability")
+                                                         "(kgpipe/extract/relation_model.py: classify_sentence): "
+                                                         "predicate = the relation, confidence = its probability")
     relation_threshold: float | None = Field(None, ge=0.0, le=1.0,
                                              description="a relation below this probability counts as 'no "
                                                          "relation'; default: the model's own (label.threshold "
@@ -76,8 +76,9 @@ class ExtractConfig(_Section):
 class ResolveConfig(_Section):
     min_alias_count: int = Field(1, ge=1, description="alias rows seen fewer times are dropped from the alias table")
     min_commonness: float = Field(0.5, ge=0.0, le=1.0,
-                                  description="a mention is linked by the alias table only to a title with at least "
-                                              "this share of the alias's links")
+                                  description="a mention is linked by the alias table alone only to a title with "
+                                              "more than this share of the alias's links (0.5: a strict majority, "
+                                              "hence unique)")
     max_component_size: int = Field(5000, gt=1, description="connected components with more vertices are split "
                                                             "(cross-document name edges dropped first)")
     evidence_sample_size: int = Field(5, ge=0, description="evidence rows kept per edge (bottom-k hash sample)")
@@ -110,7 +111,7 @@ class ExportConfig(_Section):
 class TrainConfig(KGEConfig):
     """The train stage: the trainer's own settings (kgpipe/embed/config.py), a few defaults changed for
     pipeline graphs, plus which edges it learns from, the held-out slices it is measured on, and how
-    many processes share the work (docs/training.md)."""
+    many processes share the work (docs/train.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

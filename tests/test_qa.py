@@ -318,3 +318,14 @@ def test_cli_ask_and_eval_qa(root, tmp_path, capsys):
     assert main(["--quiet", "eval", "qa", "--questions", str(tmp_path / "missing.jsonl"),
                  "--warehouse", str(root)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_questions_are_parsed_with_the_configured_extract_pipeline():
+    from kgpipe.config import ExtractConfig
+    try:
+        qa.configure(ExtractConfig(disable=["ner"]))
+        assert "ner" not in qa._nlp().pipe_names
+        qa.configure(ExtractConfig())
+        assert "ner" in qa._nlp().pipe_names
+    finally:
+        qa.configure(ExtractConfig())

@@ -45,8 +45,8 @@ unexpected error inside one document drops its rows and emits one
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from kgpipe.config import ExtractConfig
 from kgpipe.extract.patterns import ParseContext, Triple, sentence_triples
@@ -193,109 +193,149 @@ def _overlaps(spans: list[tuple[int, int]], s: int, e: int) -> bool:
     return False
 
 
-def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg: ExtractConfig) -> None:
-    doc = st.doc
-    doc_id = doc.doc_id
-    ptext = st.text[offset:end_piece]  # == sdoc.text
-    # anchors inside this piece, piece-local coordinates
+@dataclass
+class _Piece:
+    """One parsed piece of a document; offsets in piece coordinates (``text`` == the spaCy Doc's text)."""
+
+    st: _DocState
+    offset: int  # where the piece starts in the document
+    text: str
+    anchors: list[tuple[int, int, str]]  # inside the piece and clear of PII masks
+    masks: list[tuple[int, int]]
+    #: (start, end, mention_id) of the piece's mentions so far: a resolved pronoun may point
+    #: into an earlier sentence of the piece
+    mentions: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+class _Sentence(NamedTuple):
+    sentence_id: str
+    index: int  # per document, across its pieces
+    text: str
+
+
+def _open_piece(st: _DocState, offset: int, end_piece: int) -> _Piece:
     lo = bisect_right(st.anchor_starts, offset - 1)
     hi = bisect_right(st.anchor_starts, end_piece)
     anchors = [(s - offset, e - offset, t) for s, e, t in st.anchors[lo:hi] if e <= end_piece]
     masks = [(a - offset, b - offset) for a, b in st.masks if a < end_piece and b > offset]
     if masks:
         anchors = [a for a in anchors if not _overlaps(masks, a[0], a[1])]
-    ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in anchors], doc.title, ptext)
+    return _Piece(st, offset, st.text[offset:end_piece], anchors, masks)
+
+
+def _take_inside(items: list, i: int, lo: int, hi: int, bounds: Callable[[Any], tuple[int, int]]
+                 ) -> tuple[list, int]:
+    """Items (sorted by start) from cursor ``i`` that start before ``hi``; returns those lying
+    within [lo, hi] and the advanced cursor, so each item is looked at once per piece."""
+    inside = []
+    while i < len(items):
+        s, e = bounds(items[i])
+        if s >= hi:
+            break
+        if s >= lo and e <= hi:
+            inside.append(items[i])
+        i += 1
+    return inside, i
+
+
+def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg: ExtractConfig) -> None:
+    doc_id = st.doc.doc_id
+    piece = _open_piece(st, offset, end_piece)
+    masks = piece.masks
+    ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in piece.anchors], st.doc.title, piece.text)
            if sdoc.has_annotation("DEP") else None)
-    # mentions of the piece: (start, end, mention_id), piece coordinates
-    piece_mentions: list[tuple[int, int, str]] = []
     ents = [e for e in sdoc.ents if not (masks and _overlaps(masks, e.start_char, e.end_char))]
-    ei = 0
-    ai = 0
-    text = st.text
+    ei = ai = 0
     for sent in sdoc.sents:
         s0, s1 = sent.start_char, sent.end_char
-        sent_text = ptext[s0:s1]
+        sent_text = piece.text[s0:s1]
         if not sent_text.strip():
             continue
-        idx = st.sentence_index
+        sentence = _Sentence(stable_id(doc_id, st.sentence_index), st.sentence_index, sent_text)
         st.sentence_index += 1
-        sentence_id = stable_id(doc_id, idx)
-        # entities / anchors belonging to this sentence (consume in order)
-        sent_ents = []
-        while ei < len(ents) and ents[ei].start < sent.end:
-            if ents[ei].start >= sent.start and ents[ei].end <= sent.end:
-                sent_ents.append(ents[ei])
-            ei += 1
-        sent_anchors = []
-        while ai < len(anchors) and anchors[ai][0] < s1:
-            a = anchors[ai]
-            if a[0] >= s0 and a[1] <= s1:
-                sent_anchors.append(a)
-            ai += 1
+        sent_ents, ei = _take_inside(ents, ei, sent.start, sent.end, lambda e: (e.start, e.end))
+        sent_anchors, ai = _take_inside(piece.anchors, ai, s0, s1, lambda a: (a[0], a[1]))
         if len(sent) > cfg.max_sentence_tokens:
+            idx = sentence.index
             st.rows.append(("rejects", _reject(
-                doc, "sentence_too_long",
+                st.doc, "sentence_too_long",
                 f"sentence {idx} has {len(sent)} tokens (max {cfg.max_sentence_tokens})",
-                sent_text, input_ref=f"{doc_id}#s{idx}")))
+                sentence.text, input_ref=f"{doc_id}#s{idx}")))
             continue
-        mentions: dict[tuple[int, int], dict] = {}
-        for e in sent_ents:
-            key = (e.start_char, e.end_char)
-            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
-                                         ptext[key[0]:key[1]], e.label_, None, "ner")
-        for a_s, a_e, target in sent_anchors:
-            label = "LINK"
-            for e in sent_ents:
-                if e.start_char == a_s and e.end_char == a_e:
-                    label = e.label_
-                    break
-            else:
-                for e in sent_ents:
-                    if e.start_char < a_e and a_s < e.end_char:
-                        label = e.label_
-                        break
-            key = (a_s, a_e)
-            if key in mentions and mentions[key]["origin"] == "link":
-                continue  # two anchors with one span: keep the first
-            mentions[key] = _mention_row(doc_id, sentence_id, idx, offset, key,
-                                         ptext[a_s:a_e], label, target, "link")
-        for key in sorted(mentions):
-            row = mentions[key]
-            piece_mentions.append((key[0], key[1], row["mention_id"]))
-            st.rows.append(("mentions", row))
-        if ctx is None:
+        _add_mentions(piece, sentence, sent_ents, sent_anchors)
+        if ctx is not None:
+            _add_triples(piece, sentence, sent, ctx, cfg)
+
+
+def _anchor_label(sent_ents: list["Span"], s: int, e: int) -> str:
+    """Label of the entity with the anchor's span, else of the first one overlapping it, else LINK."""
+    for ent in sent_ents:
+        if ent.start_char == s and ent.end_char == e:
+            return ent.label_
+    for ent in sent_ents:
+        if ent.start_char < e and s < ent.end_char:
+            return ent.label_
+    return "LINK"
+
+
+def _add_mentions(piece: _Piece, sentence: _Sentence, sent_ents: list["Span"],
+                  sent_anchors: list[tuple[int, int, str]]) -> None:
+    doc_id, ptext = piece.st.doc.doc_id, piece.text
+    sentence_id, idx = sentence.sentence_id, sentence.index
+    mentions: dict[tuple[int, int], dict] = {}
+    for e in sent_ents:
+        key = (e.start_char, e.end_char)
+        mentions[key] = _mention_row(doc_id, sentence_id, idx, piece.offset, key,
+                                     ptext[key[0]:key[1]], e.label_, None, "ner")
+    for a_s, a_e, target in sent_anchors:
+        key = (a_s, a_e)
+        if key in mentions and mentions[key]["origin"] == "link":
+            continue  # two anchors with one span: keep the first
+        mentions[key] = _mention_row(doc_id, sentence_id, idx, piece.offset, key,
+                                     ptext[a_s:a_e], _anchor_label(sent_ents, a_s, a_e), target, "link")
+    for key in sorted(mentions):
+        row = mentions[key]
+        piece.mentions.append((key[0], key[1], row["mention_id"]))
+        piece.st.rows.append(("mentions", row))
+
+
+def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseContext,
+                 cfg: ExtractConfig) -> None:
+    triples = sentence_triples(sent, ctx)
+    if cfg.relation_model:
+        triples = _classified(sent, triples, cfg)
+    masks = piece.masks
+    for t in triples:
+        if masks and (_overlaps(masks, t.subject_start, t.subject_end)
+                      or _overlaps(masks, t.object_start, t.object_end)):
             continue
-        triples = sentence_triples(sent, ctx)
-        if cfg.relation_model:
-            triples = _classified(sent, triples, cfg)
-        for t in triples:
-            if masks and (_overlaps(masks, t.subject_start, t.subject_end)
-                          or _overlaps(masks, t.object_start, t.object_end)):
-                continue
-            ss, se = t.subject_start + offset, t.subject_end + offset
-            os_, oe = t.object_start + offset, t.object_end + offset
-            st.rows.append(("triples_raw", {
-                "triple_id": stable_id(sentence_id, ss, se, t.predicate, os_, oe),
-                "doc_id": doc_id,
-                "sentence_index": idx,
-                "sentence_text": sent_text,
-                "subject": text[ss:se],
-                "subject_start": ss,
-                "subject_end": se,
-                "subject_mention_id": _find_mention(piece_mentions, t.subject_start, t.subject_end,
-                                                    t.subject_head),
-                "predicate": t.predicate,
-                "object": text[os_:oe],
-                "object_start": os_,
-                "object_end": oe,
-                "object_mention_id": _find_mention(piece_mentions, t.object_start, t.object_end,
-                                                   t.object_head),
-                "object_type": t.object_type,
-                "qualifiers": dict(t.qualifiers),
-                "extractor": EXTRACTOR_WITH_MODEL if cfg.relation_model else EXTRACTOR,
-                "extractor_version": EXTRACTOR_VERSION,
-                "confidence": float(t.confidence),
-            }))
+        piece.st.rows.append(("triples_raw", _triple_row(piece, sentence, t, cfg)))
+
+
+def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, cfg: ExtractConfig) -> dict:
+    offset, text = piece.offset, piece.st.text
+    ss, se = t.subject_start + offset, t.subject_end + offset
+    os_, oe = t.object_start + offset, t.object_end + offset
+    return {
+        "triple_id": stable_id(sentence.sentence_id, ss, se, t.predicate, os_, oe),
+        "doc_id": piece.st.doc.doc_id,
+        "sentence_index": sentence.index,
+        "sentence_text": sentence.text,
+        "subject": text[ss:se],
+        "subject_start": ss,
+        "subject_end": se,
+        "subject_mention_id": _find_mention(piece.mentions, t.subject_start, t.subject_end, t.subject_head),
+        "predicate": t.predicate,
+        "object": text[os_:oe],
+        "object_start": os_,
+        "object_end": oe,
+        "object_mention_id": _find_mention(piece.mentions, t.object_start, t.object_end, t.object_head),
+        "object_type": t.object_type,
+        "qualifiers": dict(t.qualifiers),
+        "extractor": EXTRACTOR_WITH_MODEL if cfg.relation_model else EXTRACTOR,
+        "extractor_version": EXTRACTOR_VERSION,
+        "confidence": float(t.confidence),
+    }
 
 
 def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig) -> list[Triple]:

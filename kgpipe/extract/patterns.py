@@ -26,7 +26,7 @@ apposition             Tim Cook, CEO of Apple, spoke.                    (Tim Co
 apposition, possessor  Tim Cook, Apple's CEO, ... / Apple's CEO, Tim ..  (Tim Cook, ceo of, Apple)
 apposition, class      Tim Cook, an American businessman, ...            (Tim Cook, be, American businessman)
 possessive + name      Apple's CEO Tim Cook said ...                     (Tim Cook, ceo of, Apple)
-relative clause        Curie, who was born in Warsaw, moved to Paris.    (Curie, born in, Warsaw), (Curie, move to, Paris)
+relative clause        Curie, who was born in Warsaw, moved to Paris.    (Curie, born in, Warsaw), (.., move to, Paris)
 conjunctions           subjects, objects and verbs sharing a subject     one triple per combination
 =====================  ================================================  =======================================
 
@@ -57,13 +57,16 @@ clauses ("if", "unless", "whether") are dropped: "Jobs did not found Microsoft."
 yields nothing.
 
 Confidence = pattern base x subject factor x object factor x context factors,
-rounded to 3 places:
-base 0.9 (verbal, passive, relational noun, apposition, possessive), 0.7 (copula or
-apposition with a class noun, adjective + preposition, "be" + preposition); subject: entity/link 1.0,
-proper noun or title 0.85, resolved pronoun 0.75; object: entity/link 1.0, typed
-literal 0.95, proper noun 0.85, string 0.6; subject inherited from a conjoined verb,
-relative or participle clause x0.9; modal verb (may, would, ...) x0.7; reported
-clause ("said that ...") x0.8; sentence over 60 tokens x0.9.
+rounded to 3 places (the constants below):
+base ``BASE_SPECIFIC`` 0.9 (verbal, passive, relational noun, apposition, possessive),
+``BASE_VAGUE`` 0.7 (copula or apposition with a class noun, adjective + preposition,
+"be" + preposition); subject: entity/link ``ARG_ENTITY`` 1.0, proper noun or title
+``ARG_PROPER_NOUN`` 0.85, resolved pronoun ``ARG_PRONOUN`` 0.75; object: entity/link
+``ARG_ENTITY`` 1.0, typed literal ``ARG_LITERAL`` 0.95, proper noun ``ARG_PROPER_NOUN``
+0.85, string ``ARG_STRING`` 0.6; subject inherited from a conjoined verb, relative or
+participle clause x``CTX_INHERITED_SUBJECT`` 0.9; modal verb (may, would, ...)
+x``CTX_MODAL`` 0.7; reported clause ("said that ...") x``CTX_REPORTED`` 0.8; sentence
+over ``LONG_SENTENCE_TOKENS`` 60 tokens x``CTX_LONG_SENTENCE`` 0.9.
 """
 from __future__ import annotations
 
@@ -73,6 +76,34 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
+
+# Confidence factors (see the module docstring); a triple's confidence is their product.
+#: base of a specific pattern: verbal, passive, relational noun, apposition, possessive
+BASE_SPECIFIC = 0.9
+#: base of a vague pattern: copula/apposition with a class noun, adjective + preposition, "be" + preposition
+BASE_VAGUE = 0.7
+#: argument that is an NER entity of a non-literal type or a link anchor
+ARG_ENTITY = 1.0
+#: argument that is a typed literal: date, number, quantity
+ARG_LITERAL = 0.95
+#: argument that is a proper noun without NER, or a subject equal to the document title
+ARG_PROPER_NOUN = 0.85
+#: argument that is a pronoun resolved to an earlier entity
+ARG_PRONOUN = 0.75
+#: object that is any other noun phrase (such subjects are dropped)
+ARG_STRING = 0.6
+#: subject inherited from a conjoined verb, a relative or a participle clause
+CTX_INHERITED_SUBJECT = 0.9
+#: clause with a modal auxiliary (may, would, ...; not will/shall)
+CTX_MODAL = 0.7
+#: reported clause: "said that ..."
+CTX_REPORTED = 0.8
+#: sentence with more than LONG_SENTENCE_TOKENS tokens, where parses get unreliable
+CTX_LONG_SENTENCE = 0.9
+#: token count above which CTX_LONG_SENTENCE applies
+LONG_SENTENCE_TOKENS = 60
+#: pattern base marking a date object that is used only when the clause has no other argument
+_DATE_ONLY = -1.0
 
 
 @dataclass(frozen=True)
@@ -177,35 +208,35 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
         ante = ctx.antecedent(tok)
         if ante is None:
             return None
-        return _Arg(ante.start_char, ante.end_char, ante.root.idx, "entity", 0.75)
+        return _Arg(ante.start_char, ante.end_char, ante.root.idx, "entity", ARG_PRONOUN)
     if tok.pos_ in ("DET", "PUNCT", "SPACE", "CCONJ", "ADP", "X") and ctx.link[tok.i] is None:
         return None
     link = ctx.link[tok.i]
     ent = ctx.ent[tok.i]
     if link is not None:
         s, e = link
-        kind, factor = "entity", 1.0
+        kind, factor = "entity", ARG_ENTITY
         if ent is not None and ent.label_ in LITERAL_KINDS:
             kind = LITERAL_KINDS[ent.label_]
     elif ent is not None:
         s, e = ent.start, ent.end
         kind = LITERAL_KINDS.get(ent.label_, "entity")
-        factor = 1.0 if kind == "entity" else 0.95
+        factor = ARG_ENTITY if kind == "entity" else ARG_LITERAL
     else:
         s, e = _np_span(tok)
         if tok.pos_ == "PROPN":
-            kind, factor = "entity", 0.85
+            kind, factor = "entity", ARG_PROPER_NOUN
         elif tok.pos_ == "NUM" or tok.like_num:
-            kind, factor = "number", 0.95
+            kind, factor = "number", ARG_LITERAL
         elif tok.pos_ == "NOUN" and any(c.dep_ == "nummod" for c in tok.children):
-            kind, factor = "quantity", 0.95  # a counted noun: "164,000 employees"
+            kind, factor = "quantity", ARG_LITERAL  # a counted noun: "164,000 employees"
         else:
-            kind, factor = "string", 0.6
+            kind, factor = "string", ARG_STRING
     start, end = doc[s].idx, doc[e - 1].idx + len(doc[e - 1])
     if subject:
         if kind != "entity":
             if ctx.title and ctx.text[start:end].casefold() == ctx.title:
-                return _Arg(start, end, tok.idx, "entity", 0.85)
+                return _Arg(start, end, tok.idx, "entity", ARG_PROPER_NOUN)
             return None
     if not subject and kind == "string":
         if any(c.lower_ in ("no", "neither") and c.dep_ == "det" for c in tok.children):
@@ -344,7 +375,7 @@ class _Collector:
         if g >= 0 and (subj.start <= g < subj.end or obj.start <= g < obj.end):
             return  # an argument swallowed the predicate (long link anchors)
         text = self.text
-        conf = base * subj.factor * obj.factor * extra * (0.9 if self.long else 1.0)
+        conf = base * subj.factor * obj.factor * extra * (CTX_LONG_SENTENCE if self.long else 1.0)
         conf = round(min(1.0, max(0.0, conf)), 3)
         key = (subj.start, subj.end, pred, obj.start, obj.end)
         old = self.best.get(key)
@@ -387,94 +418,126 @@ def _relational_pairs(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]
     return pairs
 
 
-def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
-    if _negated(v) or any(c.dep_ == "mark" and c.lower_ in _HYPOTHETICAL for c in v.children):
-        return
-    col.guard = v.idx
-    subj_toks, inherited = _subjects(v)
-    if not subj_toks:
-        return
-    passive = _is_passive(v)
-    extra = ((0.9 if inherited or v.dep_ in ("relcl", "acl") else 1.0)
-             * (0.7 if _modal(v) else 1.0) * (0.8 if v.dep_ == "ccomp" else 1.0))
-    prts = [c.lower_ for c in v.children if c.dep_ == "prt"]
-    lemma = " ".join([v.lemma_.lower()] + prts)
-    word = " ".join([v.lower_] + prts)
+class _ClauseParts(NamedTuple):
+    """What hangs off one verb, before any triple is formed."""
 
-    # time qualifier and candidate objects: (predicate suffix, object token, base)
-    time_toks: list["Token"] = []
-    objects: list[tuple[str, "Token", float]] = []
-    agents: list["Token"] = []
-    attrs: list["Token"] = []
+    #: (predicate suffix, object head, pattern base); a negative base marks a date,
+    #: which is an object only when the clause has nothing else
+    objects: list[tuple[str, "Token", float]]
+    agents: list["Token"]  # objects of a "by" agent
+    attrs: list["Token"]  # attr / acomp heads, conjuncts expanded
+    time_toks: list["Token"]
+
+
+class _Emit(NamedTuple):
+    """Destination of one clause's triples with the qualifiers and context factor they all share."""
+
+    col: _Collector
+    ctx: ParseContext
+    qualifiers: dict[str, str]
+    extra: float
+
+    def add(self, subj: _Arg | None, pred: str, obj: _Arg | None, base: float) -> None:
+        self.col.add(subj, pred, obj, base, self.qualifiers, self.extra)
+
+    def add_object(self, subj: _Arg | None, pred: str, obj: "Token", base: float) -> None:
+        self.col.add(subj, pred, _arg(obj, self.ctx, False), base, self.qualifiers, self.extra)
+
+
+def _context_factor(v: "Token", inherited: bool) -> float:
+    # the factors are multiplied in this fixed order so confidences stay bit-identical
+    return ((CTX_INHERITED_SUBJECT if inherited or v.dep_ in ("relcl", "acl") else 1.0)
+            * (CTX_MODAL if _modal(v) else 1.0) * (CTX_REPORTED if v.dep_ == "ccomp" else 1.0))
+
+
+def _extended_objects(prefix: str, o: "Token", ctx: ParseContext) -> list[tuple[str, "Token", float]]:
+    """Object ``o`` after ``prefix`` (a preposition or ""), or, when ``o`` is a relational noun
+    whose own arguments name something ("president of France"), those arguments instead."""
+    ext = _noun_extension(o, ctx)
+    if ext and any(ctx.ent[x.i] is not None or ctx.link[x.i] is not None or x.pos_ == "PROPN"
+                   for _, x in ext):
+        return [(f"{prefix} {suffix}" if prefix else suffix, x, BASE_SPECIFIC) for suffix, x in ext]
+    return [(prefix, o, BASE_SPECIFIC)]
+
+
+def _passive_predicatives(c: "Token", ctx: ParseContext) -> list[tuple[str, "Token", float]]:
+    """"was elected President of the United States" -> elected president of."""
+    out: list[tuple[str, "Token", float]] = []
+    for o in _with_conj(c):
+        pairs = _relational_pairs(o, ctx)
+        if pairs:
+            out.extend((suffix, x, BASE_SPECIFIC) for suffix, x in pairs)
+        elif o.pos_ == "NOUN":
+            out.append(("", o, BASE_SPECIFIC))
+    return out
+
+
+def _clause_parts(v: "Token", ctx: ParseContext, passive: bool) -> _ClauseParts:
+    parts = _ClauseParts([], [], [], [])
     for c in v.children:
         dep = c.dep_
         if dep == "agent":
-            agents.extend(_prep_objects(c))
+            parts.agents.extend(_prep_objects(c))
         elif dep == "prep":
             if ctx.link[c.i] is not None:
                 continue  # the preposition is part of a link anchor
             for o in _prep_objects(c):
                 if _is_time(o, ctx):
-                    time_toks.append(o)
-                    objects.append((c.lower_, o, -1.0))  # date object, used only if alone
+                    parts.time_toks.append(o)
+                    parts.objects.append((c.lower_, o, _DATE_ONLY))
                 else:
-                    ext = _noun_extension(o, ctx)
-                    if ext and any(ctx.ent[x.i] is not None or ctx.link[x.i] is not None
-                                   or x.pos_ == "PROPN" for _, x in ext):
-                        for suffix, x in ext:
-                            objects.append((f"{c.lower_} {suffix}", x, 0.9))
-                    else:
-                        objects.append((c.lower_, o, 0.9))
+                    parts.objects.extend(_extended_objects(c.lower_, o, ctx))
         elif dep == "npadvmod" and _is_time(c, ctx):
-            time_toks.append(c)
-        elif dep in ("dobj", "attr", "oprd", "acomp"):
-            if dep == "oprd" and passive:
-                # "was elected President of the United States" -> elected president of
-                for o in _with_conj(c):
-                    pairs = _relational_pairs(o, ctx)
-                    if pairs:
-                        objects.extend((suffix, x, 0.9) for suffix, x in pairs)
-                    elif o.pos_ == "NOUN":
-                        objects.append(("", o, 0.9))
-            elif dep == "dobj" or dep == "oprd":
-                for o in _with_conj(c):
-                    o = _resolve_rel(o)
-                    ext = _noun_extension(o, ctx)
-                    if ext and any(ctx.ent[x.i] is not None or ctx.link[x.i] is not None
-                                   or x.pos_ == "PROPN" for _, x in ext):
-                        for suffix, x in ext:
-                            objects.append((suffix, x, 0.9))
-                    else:
-                        objects.append(("", o, 0.9))
-            elif dep in ("attr", "acomp"):
-                attrs.extend(_with_conj(c))
+            parts.time_toks.append(c)
+        elif dep == "oprd" and passive:
+            parts.objects.extend(_passive_predicatives(c, ctx))
+        elif dep in ("dobj", "oprd"):
+            for o in _with_conj(c):
+                parts.objects.extend(_extended_objects("", _resolve_rel(o), ctx))
+        elif dep in ("attr", "acomp"):
+            parts.attrs.extend(_with_conj(c))
+    return parts
 
-    qualifiers: dict[str, str] = {}
-    real_objects = [o for o in objects if o[2] > 0]
-    if time_toks and (real_objects or agents or attrs):
-        qualifiers["time"] = _ent_text(time_toks[0], ctx)
-    else:
-        # the date is the only object: keep it as object, first one only
-        objects = [(s, o, 0.9) for s, o, b in objects if b < 0][:1]
-    if not (real_objects or agents or attrs):
-        real_objects = objects
 
-    # a relational subject of "be" ("The CEO of Apple is Tim Cook") is handled below
-    inverse = [t for t in subj_toks if v.lemma_.lower() == "be" and attrs and _relational(t, ctx)
-               and (_possessor(t) is not None or any(c.dep_ == "prep" for c in t.children))]
-    subjects = [(t, None if t in inverse else _arg(t, ctx, True)) for t in subj_toks]
+def _time_qualifier(parts: _ClauseParts, ctx: ParseContext
+                    ) -> tuple[dict[str, str], list[tuple[str, "Token", float]]]:
+    """(qualifiers, objects) of the clause: a date qualifies the clause's other arguments,
+    but when there are none it is the object itself (the first date only)."""
+    objects = [o for o in parts.objects if o[2] > 0]
+    if objects or parts.agents or parts.attrs:
+        return ({"time": _ent_text(parts.time_toks[0], ctx)} if parts.time_toks else {}), objects
+    return {}, [(s, o, BASE_SPECIFIC) for s, o, b in parts.objects if b < 0][:1]
 
-    if passive and agents:
-        # active orientation: agent -> lemma -> patient
-        patients = [_arg(t, ctx, False) for t in subj_toks]
-        for a in agents:
-            sa = _arg(a, ctx, True)
-            for pt in patients:
-                col.add(sa, lemma, pt, 0.9, qualifiers, extra)
-    verb_pred = word if passive else lemma
 
-    # relational attributes; conjoined ones share the arguments of the last one:
-    # "the capital and largest city of Germany"
+def _inverse_subjects(v: "Token", subj_toks: list["Token"], attrs: list["Token"],
+                      ctx: ParseContext) -> list["Token"]:
+    """Relational subjects of "be" with their own argument ("The CEO of Apple is Tim Cook"):
+    the attribute, not the subject, is what the relation is about."""
+    return [t for t in subj_toks if v.lemma_.lower() == "be" and attrs and _relational(t, ctx)
+            and (_possessor(t) is not None or any(c.dep_ == "prep" for c in t.children))]
+
+
+def _passive_agent_triples(subj_toks: list["Token"], agents: list["Token"], lemma: str, out: _Emit) -> None:
+    # active orientation: agent -> lemma -> patient
+    patients = [_arg(t, out.ctx, False) for t in subj_toks]
+    for a in agents:
+        sa = _arg(a, out.ctx, True)
+        for pt in patients:
+            out.add(sa, lemma, pt, BASE_SPECIFIC)
+
+
+def _verb_object_triples(sa: _Arg, verb_pred: str, objects: list[tuple[str, "Token", float]],
+                         out: _Emit) -> None:
+    for suffix, o, base in objects:
+        pred = f"{verb_pred} {suffix}".strip()
+        if verb_pred == "be":
+            base = min(base, BASE_VAGUE)  # "X is in Y": vaguer than a content verb
+        out.add_object(sa, pred, o, base)
+
+
+def _attribute_pairs(attrs: list["Token"], ctx: ParseContext) -> dict[int, list[tuple[str, "Token"]]]:
+    """Relational pairs of each attribute; conjoined ones share the arguments of the last one:
+    "the capital and largest city of Germany"."""
     attr_pairs: dict[int, list[tuple[str, "Token"]]] = {}
     shared: list[tuple[str, "Token"]] = []
     for at in reversed(attrs):
@@ -484,46 +547,69 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
         elif shared and _relational(at, ctx) and at.pos_ == "NOUN":
             pairs = [(f"{_rel_noun(at)} {p.split()[-1]}", o) for p, o in shared]
         attr_pairs[at.i] = pairs
+    return attr_pairs
 
-    for _, sa in subjects:
+
+def _attribute_triples(sa: _Arg, linking: str, attrs: list["Token"],
+                       attr_pairs: dict[int, list[tuple[str, "Token"]]], out: _Emit) -> None:
+    """Copula / linking-verb triples: "is famous for", "became CEO of", "was a physicist"."""
+    ctx = out.ctx
+    prefix = "" if linking == "be" else linking + " "
+    for at in attrs:
+        if at.dep_ == "acomp" or at.pos_ == "ADJ":
+            for p in at.children:
+                if p.dep_ == "prep":
+                    for o in _prep_objects(p):
+                        if not _is_time(o, ctx):
+                            out.add_object(sa, f"{prefix}{at.lemma_.lower()} {p.lower_}", o, BASE_VAGUE)
+            continue
+        ext = attr_pairs[at.i]
+        if ext:
+            for suffix, o in ext:
+                out.add_object(sa, prefix + suffix, o, BASE_SPECIFIC)
+            continue
+        aa = _arg(at, ctx, False)
+        if aa is not None and aa.kind in ("entity", "string") and at.pos_ in ("NOUN", "PROPN"):
+            out.add(sa, linking, aa, BASE_VAGUE)
+
+
+def _inverse_copula_triples(st: "Token", attrs: list["Token"], out: _Emit) -> None:
+    """"The CEO of Apple is Tim Cook", "Apple's CEO is Tim Cook"."""
+    pairs = _relational_pairs(st, out.ctx)
+    for at in attrs:
+        na = _arg(at, out.ctx, True)
+        for pred, o in pairs:
+            out.add_object(na, pred, o, BASE_SPECIFIC)
+
+
+def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
+    """Triples of the clause headed by verb ``v``."""
+    if _negated(v) or any(c.dep_ == "mark" and c.lower_ in _HYPOTHETICAL for c in v.children):
+        return
+    col.guard = v.idx
+    subj_toks, inherited = _subjects(v)
+    if not subj_toks:
+        return
+    passive = _is_passive(v)
+    prts = [c.lower_ for c in v.children if c.dep_ == "prt"]
+    parts = _clause_parts(v, ctx, passive)
+    qualifiers, objects = _time_qualifier(parts, ctx)
+    out = _Emit(col, ctx, qualifiers, _context_factor(v, inherited))
+    inverse = _inverse_subjects(v, subj_toks, parts.attrs, ctx)
+    if passive and parts.agents:
+        _passive_agent_triples(subj_toks, parts.agents, " ".join([v.lemma_.lower()] + prts), out)
+    # without an agent a passive keeps its participle: "born in", not "bear in"
+    verb_pred = " ".join([v.lower_ if passive else v.lemma_.lower()] + prts)
+    attr_pairs = _attribute_pairs(parts.attrs, ctx)
+    for t in subj_toks:
+        sa = None if t in inverse else _arg(t, ctx, True)
         if sa is None:
             continue
-        for suffix, o, base in real_objects:
-            if base < 0:
-                continue
-            pred = f"{verb_pred} {suffix}".strip()
-            if verb_pred == "be":
-                base = min(base, 0.7)  # "X is in Y": vaguer than a content verb
-            col.add(sa, pred, _arg(o, ctx, False), base, qualifiers, extra)
-        if not attrs:
-            continue
-        linking = v.lemma_.lower()
-        prefix = "" if linking == "be" else linking + " "
-        for at in attrs:
-            if at.dep_ == "acomp" or at.pos_ == "ADJ":
-                for p in at.children:
-                    if p.dep_ == "prep":
-                        for o in _prep_objects(p):
-                            if not _is_time(o, ctx):
-                                pred = f"{prefix}{at.lemma_.lower()} {p.lower_}"
-                                col.add(sa, pred, _arg(o, ctx, False), 0.7, qualifiers, extra)
-                continue
-            ext = attr_pairs[at.i]
-            if ext:
-                for suffix, o in ext:
-                    col.add(sa, prefix + suffix, _arg(o, ctx, False), 0.9, qualifiers, extra)
-                continue
-            aa = _arg(at, ctx, False)
-            if aa is not None and aa.kind in ("entity", "string") and at.pos_ in ("NOUN", "PROPN"):
-                col.add(sa, linking, aa, 0.7, qualifiers, extra)
-
-    # inverse copula: "The CEO of Apple is Tim Cook", "Apple's CEO is Tim Cook"
+        _verb_object_triples(sa, verb_pred, objects, out)
+        if parts.attrs:
+            _attribute_triples(sa, v.lemma_.lower(), parts.attrs, attr_pairs, out)
     for st in inverse:
-        pairs = _relational_pairs(st, ctx)
-        for at in attrs:
-            na = _arg(at, ctx, True)
-            for pred, o in pairs:
-                col.add(na, pred, _arg(o, ctx, False), 0.9, qualifiers, extra)
+        _inverse_copula_triples(st, parts.attrs, out)
 
 
 def _appositions(tok: "Token", ctx: ParseContext, col: _Collector) -> None:
@@ -536,9 +622,9 @@ def _appositions(tok: "Token", ctx: ParseContext, col: _Collector) -> None:
         pairs = _relational_pairs(tok, ctx)
         if pairs:
             for pred, o in pairs:
-                col.add(ha, pred, _arg(o, ctx, False), 0.9, {})
+                col.add(ha, pred, _arg(o, ctx, False), BASE_SPECIFIC, {})
         elif tok.pos_ == "NOUN":
-            col.add(ha, "be", _arg(tok, ctx, False), 0.7, {})
+            col.add(ha, "be", _arg(tok, ctx, False), BASE_VAGUE, {})
         return
     # "Apple's CEO, Tim Cook" / "the CEO of Apple, Tim Cook"
     if _relational(head, ctx):
@@ -546,7 +632,7 @@ def _appositions(tok: "Token", ctx: ParseContext, col: _Collector) -> None:
         if ta is None:
             return
         for pred, o in _relational_pairs(head, ctx):
-            col.add(ta, pred, _arg(o, ctx, False), 0.9, {})
+            col.add(ta, pred, _arg(o, ctx, False), BASE_SPECIFIC, {})
 
 
 def _possessive_name(rel: "Token", ctx: ParseContext, col: _Collector) -> None:
@@ -558,11 +644,11 @@ def _possessive_name(rel: "Token", ctx: ParseContext, col: _Collector) -> None:
         return
     if ctx.ent[name.i] is None and ctx.link[name.i] is None and name.pos_ != "PROPN":
         return
-    col.add(_arg(name, ctx, True), f"{_rel_noun(rel)} of", _arg(poss, ctx, False), 0.9, {})
+    col.add(_arg(name, ctx, True), f"{_rel_noun(rel)} of", _arg(poss, ctx, False), BASE_SPECIFIC, {})
 
 
 def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
-    col = _Collector(ctx.text, len(sent) > 60)
+    col = _Collector(ctx.text, len(sent) > LONG_SENTENCE_TOKENS)
     for tok in sent:
         dep = tok.dep_
         pos = tok.pos_

@@ -1,8 +1,8 @@
 """Engine-free entity resolution and edge aggregation rules.
 
 Pure functions, no global mutable state, no Spark imports: ``jobs/resolve.py`` applies them
-row-wise (Python UDFs), per document (``mapInArrow`` over the mentions of one document) or
-per connected component (``applyInPandas``), and re-expresses the aggregations documented
+row-wise (Python and pandas UDFs), per document or per connected component (``mapInArrow`` over the
+rows of one group, sorted by it), and re-expresses the aggregations documented
 here with DataFrame operations. Every rule the job relies on is written down once, here.
 
 Overview of the resolve stage
@@ -45,12 +45,13 @@ import unicodedata
 from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
+from kgpipe.config import ResolveConfig
 from kgpipe.ids import stable_id
 from kgpipe.ingest.wikitext import normalize_title
 
 __all__ = [
     "TITLE_TYPE_MIN_VOTES", "title_type", "ARTICLES", "HONORIFICS", "CORPORATE_SUFFIXES", "COARSE_TYPES", "ANY",
-    "MIN_COMMONNESS", "DOC_LINK_SCORE", "TITLE_COUNT", "REDIRECT_COUNT", "MAX_REDIRECT_HOPS",
+    "DOC_LINK_SCORE", "TITLE_COUNT", "REDIRECT_COUNT", "MAX_REDIRECT_HOPS",
     "RULE_STRENGTH", "CROSS_DOC_RULE", "PRIOR_RULE",
     "normalize_surface", "title_key", "is_proper_name", "coarse_type", "compatible",
     "resolve_redirect", "AliasRow", "alias_rows", "candidate_index", "link_mention",
@@ -229,7 +230,7 @@ def majority_type(labels: Iterable[Any]) -> str | None:
 
 #: a wiki title's type filters link candidates only when this many typed anchor mentions
 #: voted for it: NER labels are noisy (CoNLL ORG F1 0.33 here), and on the English sample a
-#: type read off one or two anchors rejected more right links than wrong ones (README).
+#: type read off one or two anchors rejected more right links than wrong ones (docs/evaluate.md).
 TITLE_TYPE_MIN_VOTES = 3
 
 
@@ -333,9 +334,6 @@ def candidate_index(rows: Iterable[AliasRow], title_types: Mapping[str, str | No
 
 # --------------------------------------------------------------------------- linking
 
-#: an alias links on its own only when one target has strictly more than this share of its
-#: uses: with 0.5 the winner is a strict majority, hence unique.
-MIN_COMMONNESS = 0.5
 #: floor of the score of a mention linked because its own document links the target
 DOC_LINK_SCORE = 0.9
 
@@ -343,7 +341,8 @@ DOC_LINK_SCORE = 0.9
 def link_mention(mention_key: str, mention_type: str | None,
                  candidates: Sequence[tuple[str, float, str | None]],
                  doc_link_targets: Iterable[str] = (), *,
-                 min_commonness: float = MIN_COMMONNESS, proper_name: bool = True) -> tuple[str | None, float, str]:
+                 min_commonness: float = ResolveConfig.model_fields["min_commonness"].default,
+                 proper_name: bool = True) -> tuple[str | None, float, str]:
     """Link one (non-anchor) mention to a wiki title.
 
     ``mention_key`` = ``normalize_surface(text)``; ``candidates`` = the alias table rows of
@@ -494,6 +493,16 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
     paired as a star on their earliest member (O(n) pairs), and an ANY mention never
     bridges two concrete types.
     """
+    ms = _entity_mentions(doc_mentions)
+    out: dict[tuple[str, str], str] = {}
+    _pair_same_link_and_name(ms, out)
+    _pair_short_forms(ms, out)
+    _pair_acronyms(ms, out)
+    return sorted((a, b, r) for (a, b), r in out.items())
+
+
+def _entity_mentions(doc_mentions: Iterable[MentionLite]) -> list[_M]:
+    """The entity mentions (literal labels dropped) with their keys, in document order."""
     ms: list[_M] = []
     for m in doc_mentions:
         t = coarse_type(m.label)
@@ -502,8 +511,11 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
         key = normalize_surface(m.text)
         ms.append(_M(m, t, key, tuple(key.split()), is_proper_name(m.text)))
     ms.sort(key=lambda x: (x.m.start, x.m.mention_id))
-    out: dict[tuple[str, str], str] = {}
+    return ms
 
+
+def _pair_same_link_and_name(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
+    """The ``same_link`` and ``same_name`` rules of :func:`same_as_pairs`."""
     by_title: dict[str, list[_M]] = defaultdict(list)
     by_key: dict[str, list[_M]] = defaultdict(list)
     for x in ms:
@@ -516,8 +528,11 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
     for key in sorted(by_key):
         _star(by_key[key], "same_name", out)
 
-    # short forms: strict token prefixes/suffixes of earlier PER/ANY proper names, kept per
-    # affix as (key, title, type) -> latest index, filled in document order
+
+def _pair_short_forms(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
+    """The ``short_form`` rule of :func:`same_as_pairs`: strict token prefixes/suffixes of earlier
+    PER/ANY proper names, kept per affix as (key, title, type) -> latest index, filled in
+    document order."""
     affixes: dict[tuple[str, ...], dict[tuple[str, str | None, str], int]] = defaultdict(dict)
     i = 0
     while i < len(ms):
@@ -540,7 +555,10 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
                         affixes[affix][(x.key, x.m.wiki_title, x.type)] = k
         i = j
 
-    # acronyms: multi-word ORG/LOC/ANY proper names by initials, (key, title, type) -> earliest
+
+def _pair_acronyms(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
+    """The ``acronym`` rule of :func:`same_as_pairs`: multi-word ORG/LOC/ANY proper names by
+    initials, (key, title, type) -> earliest index."""
     initials: dict[str, dict[tuple[str, str | None, str], int]] = defaultdict(dict)
     for k, x in enumerate(ms):
         if x.proper and len(x.tokens) >= 2 and x.type in _ACRONYM_LONG_TYPES:
@@ -557,8 +575,6 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
                  if ms[k] is not s and not _blocked_vals(s.type, s.m.wiki_title, kt[2], kt[1])}
         if cands and len({kt[0] for kt in cands}) == 1:
             _add(out, s, ms[min(cands.values())], "acronym")
-
-    return sorted((a, b, r) for (a, b), r in out.items())
 
 
 def cross_document_key(text: str, label: str | None, wiki_title: str | None = None) -> str | None:

@@ -125,6 +125,115 @@ class PageChunk:
     size: int = 0
 
 
+class _PageScanner:
+    """The state :func:`scan_pages` carries from one chunk to the next: the bytes not yet consumed (``buf``,
+    starting at stream offset ``base``) and the page in progress."""
+
+    def __init__(self, max_page_bytes: int, header_sink: list[bytes] | None):
+        self.max_page_bytes = max_page_bytes
+        self.header_sink = header_sink
+        self.buf = bytearray()
+        self.base = 0
+        self.ordinal = -1
+        self.in_page = False
+        self.oversize = False
+        self.page_size = 0
+        self.page_offset = 0
+        self.head = b""
+        self.search_from = 0
+        self.header_done = False
+
+    def feed(self, chunk: bytes) -> Iterator[PageChunk]:
+        """The pages that end (or are cut off) within the stream read so far."""
+        self.buf += chunk
+        while True:
+            if not self.in_page and not self._open_page():
+                return
+            page = self._cut_page()
+            if page is None:
+                self._await_close()
+                return
+            yield page
+
+    def finish(self, error: InputError | None) -> Iterator[PageChunk]:
+        """The page the stream ended in, if any, as a truncated one."""
+        if not self.header_done and self.header_sink is not None:
+            self.header_sink.append(bytes(self.buf))
+        if self.in_page:
+            data = self.head if self.oversize else bytes(self.buf)
+            reason = "stream ends inside this page" if error is None else f"stream broken inside this page: {error}"
+            yield PageChunk(self.ordinal, self.page_offset, data, "truncated", reason, self.page_size + len(self.buf))
+
+    def _consume(self, n: int) -> None:
+        del self.buf[:n]
+        self.base += n
+
+    def _open_page(self) -> bool:
+        """Move to the next ``<page>``; False when the bytes read so far hold none."""
+        i = self.buf.find(_OPEN, self.search_from)
+        if i < 0:
+            # an opening tag may be split across chunks: its first bytes stay for the next search
+            cut = max(0, len(self.buf) - (len(_OPEN) - 1))
+            if not self.header_done and self.header_sink is not None:
+                if sum(map(len, self.header_sink)) < HEADER_LIMIT:
+                    self.header_sink.append(bytes(self.buf[:cut]))
+            self._consume(cut)
+            self.search_from = 0
+            return False
+        if not self.header_done:
+            if self.header_sink is not None:
+                self.header_sink.append(bytes(self.buf[:i]))
+            self.header_done = True
+        self._consume(i)
+        self.in_page, self.oversize, self.page_size = True, False, 0
+        self.ordinal += 1
+        self.page_offset = self.base
+        self.search_from = len(_OPEN)
+        return True
+
+    def _cut_page(self) -> PageChunk | None:
+        """The page in progress once its end is in the buffer (``</page>``, or the next ``<page>`` when the
+        closing tag is lost), else None."""
+        buf = self.buf
+        j = buf.find(_CLOSE, self.search_from)
+        k = buf.find(_OPEN, max(self.search_from, len(_OPEN)) if not self.oversize else self.search_from)
+        if k >= 0 and (j < 0 or k < j):
+            # a new page starts before this one closed: the file lost a </page>
+            page = PageChunk(self.ordinal, self.page_offset, self.head if self.oversize else bytes(buf[:k]),
+                             "unterminated_page", "page has no closing </page> before the next <page>",
+                             self.page_size + k)
+            self._end_page(k)
+            return page
+        if j < 0:
+            return None
+        end = j + len(_CLOSE)
+        if self.oversize or end > self.max_page_bytes:
+            page = PageChunk(self.ordinal, self.page_offset, self.head if self.oversize else bytes(buf[:HEAD_KEEP]),
+                             "page_too_large", f"page is {self.page_size + end} bytes, limit {self.max_page_bytes}",
+                             self.page_size + end)
+        else:
+            page = PageChunk(self.ordinal, self.page_offset, bytes(buf[:end]), size=end)
+        self._end_page(end)
+        return page
+
+    def _end_page(self, end: int) -> None:
+        self._consume(end)
+        self.in_page, self.search_from = False, 0
+
+    def _await_close(self) -> None:
+        """Wait for more bytes of the page in progress; an oversized page is only counted from here on, its
+        first HEAD_KEEP bytes kept for the reject, so memory stays bounded."""
+        if not self.oversize and len(self.buf) > self.max_page_bytes:
+            self.oversize, self.head = True, bytes(self.buf[:HEAD_KEEP])
+        if self.oversize:
+            cut = max(0, len(self.buf) - (len(_CLOSE) - 1))
+            self.page_size += cut
+            self._consume(cut)
+            self.search_from = 0
+        else:
+            self.search_from = max(0, len(self.buf) - len(_CLOSE) + 1)
+
+
 def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[bytes] | None = None,
                skip_leading: bool = False) -> Iterator[PageChunk | InputError]:
     """Cut ``<page>...</page>`` fragments out of a byte stream.
@@ -135,15 +244,7 @@ def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[b
     first page are the dump header; they go to ``header_sink`` unless
     ``skip_leading`` (a split that starts mid-file).
     """
-    buf = bytearray()
-    base = 0
-    ordinal = -1
-    in_page = False
-    oversize = False
-    page_size = 0
-    head = b""
-    search_from = 0
-    header_done = False
+    scanner = _PageScanner(max_page_bytes, None if skip_leading else header_sink)
     error: InputError | None = None
     it = iter(chunks)
     while True:
@@ -154,72 +255,8 @@ def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[b
         except InputError as exc:
             error = exc
             break
-        buf += chunk
-        while True:
-            if not in_page:
-                i = buf.find(_OPEN, search_from)
-                if i < 0:
-                    keep = len(_OPEN) - 1
-                    if not header_done and not skip_leading and header_sink is not None:
-                        if sum(map(len, header_sink)) < HEADER_LIMIT:
-                            header_sink.append(bytes(buf[:max(0, len(buf) - keep)]))
-                    cut = max(0, len(buf) - keep)
-                    del buf[:cut]
-                    base += cut
-                    search_from = 0
-                    break
-                if not header_done:
-                    if header_sink is not None and not skip_leading:
-                        header_sink.append(bytes(buf[:i]))
-                    header_done = True
-                del buf[:i]
-                base += i
-                in_page, oversize, page_size = True, False, 0
-                ordinal += 1
-                page_offset = base
-                search_from = len(_OPEN)
-                continue
-            j = buf.find(_CLOSE, search_from)
-            k = buf.find(_OPEN, max(search_from, len(_OPEN)) if not oversize else search_from)
-            if k >= 0 and (j < 0 or k < j):
-                # a new page starts before this one closed: the file lost a </page>
-                data = head if oversize else bytes(buf[:k])
-                yield PageChunk(ordinal, page_offset, data, "unterminated_page",
-                                "page has no closing </page> before the next <page>", page_size + k)
-                del buf[:k]
-                base += k
-                in_page, search_from = False, 0
-                continue
-            if j >= 0:
-                end = j + len(_CLOSE)
-                if oversize or end > max_page_bytes:
-                    yield PageChunk(ordinal, page_offset, head if oversize else bytes(buf[:HEAD_KEEP]),
-                                    "page_too_large", f"page is {page_size + end} bytes, limit {max_page_bytes}",
-                                    page_size + end)
-                else:
-                    yield PageChunk(ordinal, page_offset, bytes(buf[:end]), size=end)
-                del buf[:end]
-                base += end
-                in_page, search_from = False, 0
-                continue
-            if not oversize and len(buf) > max_page_bytes:
-                oversize, head = True, bytes(buf[:HEAD_KEEP])
-            if oversize:
-                keep = len(_CLOSE) - 1
-                cut = max(0, len(buf) - keep)
-                page_size += cut
-                del buf[:cut]
-                base += cut
-                search_from = 0
-            else:
-                search_from = max(0, len(buf) - len(_CLOSE) + 1)
-            break
-    if not header_done and not skip_leading and header_sink is not None:
-        header_sink.append(bytes(buf))
-    if in_page:
-        data = head if oversize else bytes(buf)
-        reason = "stream ends inside this page" if error is None else f"stream broken inside this page: {error}"
-        yield PageChunk(ordinal, page_offset, data, "truncated", reason, page_size + len(buf))
+        yield from scanner.feed(chunk)
+    yield from scanner.finish(error)
     if error is not None:
         yield error
 

@@ -61,7 +61,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kgpipe.config import ExtractConfig
 from kgpipe.errors import CommandError
+from kgpipe.extract.nlp import load_nlp
 from kgpipe.graph.resolve import normalize_surface
 
 NOT_KNOWN = "not known"
@@ -182,12 +184,22 @@ class QuestionError(CommandError, ValueError):
 
 # --------------------------------------------------------------------------- language helpers
 
-@functools.lru_cache(maxsize=1)
+#: the spaCy pipeline questions and evidence are parsed with: the extract stage's, whose lemmas the graph's
+#: predicates were built from (:func:`configure` sets it from the configuration)
+_pipeline = ExtractConfig()
+
+
+def configure(extract: ExtractConfig) -> None:
+    """Parse with the configured extract pipeline (``extract.model``, ``extract.disable``) from now on."""
+    global _pipeline
+    if (extract.model, extract.disable) != (_pipeline.model, _pipeline.disable):
+        _evidence_pos.cache_clear()
+    _pipeline = extract
+
+
 def _nlp():
-    """The extract stage's spaCy pipeline, loaded once per process (about 2 s)."""
-    from kgpipe.config import ExtractConfig
-    from kgpipe.extract.nlp import load_nlp
-    return load_nlp(ExtractConfig().model, ())
+    """The configured spaCy pipeline, loaded once per process (about 2 s; ``load_nlp`` caches it)."""
+    return load_nlp(_pipeline.model, tuple(_pipeline.disable))
 
 
 def warm_up() -> None:
@@ -925,6 +937,32 @@ def answer(kg, question: str) -> dict:
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty")
     analysis = analyze(kg, question)
+    reasoning, entities = _report_analysis(analysis)
+    result = {"question": question, "answer": NOT_KNOWN, "answers": [], "known": False, "text": "",
+              "answer_type": analysis.expects, "entities": entities, "relation": None,
+              "relation_detail": None, "facts": [], "citations": [], "reasoning": reasoning}
+    if not analysis.spans:
+        reasoning.append("no entity of the graph is named in the question: not known")
+        result["text"] = "Not known: the question names no entity the graph knows."
+        return result
+    chosen = _choose(_candidates(kg, analysis), reasoning)
+    if not chosen:
+        result["facts"], result["text"] = _not_known(kg, analysis, reasoning)
+        return result
+    best = chosen[0]
+    anchor_name = display_name(best.anchor.get("display") or best.anchor["name"])
+    result["relation"] = best.fact["predicate"]
+    result["relation_detail"] = _relation_detail(best, anchor_name, reasoning)
+    cites = _Citations(kg)
+    facts = _cited_facts(chosen, cites, reasoning)
+    items, text = _realise_answer(analysis, chosen, facts, anchor_name)
+    result.update(answer=_join(items), answers=items, known=True, text=text, facts=facts,
+                  citations=cites.items)
+    return result
+
+
+def _report_analysis(analysis: Analysis) -> tuple[list[str], list[dict]]:
+    """Steps 1 and 2 of :func:`answer` as its first reasoning lines, and the linked entities it reports."""
     reasoning = [f"question type: {analysis.wh or 'yes/no or statement'}, expects {analysis.expects}"]
     entities = []
     for span in analysis.spans:
@@ -937,58 +975,66 @@ def answer(kg, question: str) -> dict:
     reasoning.append(f"relation words: {', '.join(words) if words else '(none: copula question)'}"
                      + (f"; prepositions: {', '.join(sorted(analysis.prepositions))}" if analysis.prepositions
                         else ""))
-    result = {"question": question, "answer": NOT_KNOWN, "answers": [], "known": False, "text": "",
-              "answer_type": analysis.expects, "entities": entities, "relation": None,
-              "relation_detail": None, "facts": [], "citations": [], "reasoning": reasoning}
-    if not analysis.spans:
-        reasoning.append("no entity of the graph is named in the question: not known")
-        result["text"] = "Not known: the question names no entity the graph knows."
-        return result
-    candidates = _candidates(kg, analysis)
+    return reasoning, entities
+
+
+def _choose(candidates: list[Candidate], reasoning: list[str]) -> list[Candidate]:
+    """The answer group (:func:`_select`) of the extracted facts, or of the inferred ones when no extracted
+    fact matches."""
     extracted = [c for c in candidates if c.fact["kind"] == "extracted"]
     if extracted:
-        chosen = _select(extracted)
-    else:
-        inferred = [c for c in candidates if c.fact["kind"] != "extracted"]
-        if inferred:
-            reasoning.append("no extracted fact matches; using facts inferred by rules")
-        chosen = _select(inferred)
-    if not chosen and analysis.expects == YESNO:
+        return _select(extracted)
+    inferred = [c for c in candidates if c.fact["kind"] != "extracted"]
+    if inferred:
+        reasoning.append("no extracted fact matches; using facts inferred by rules")
+    return _select(inferred)
+
+
+def _not_known(kg, analysis: Analysis, reasoning: list[str]) -> tuple[list[dict], str]:
+    """The facts and text of a "not known" answer to a question whose entities were linked."""
+    if analysis.expects == YESNO:
         reasoning.append("no fact between the question's entities matches its relation; the graph is not "
                          "complete, so that is no evidence for 'no': not known")
-        result["text"] = "Not known from the sources."
-        return result
-    if not chosen:
-        reasoning.append(f"no fact of the linked entities has a relation matching the question "
-                         f"(threshold {RELATION_THRESHOLD}) with an answer of the expected kind")
-        predicted = _predictions(kg, analysis, reasoning)
-        result["facts"] = predicted
-        text = "Not known from the sources."
-        if predicted:
-            text += (f" The embeddings suggest {_join([p['object'] for p in predicted])} for "
-                     f"'{predicted[0]['predicate']}', a guess, not a stated fact.")
-        result["text"] = text
-        return result
-    best = chosen[0]
-    anchor_name = display_name(best.anchor.get("display") or best.anchor["name"])
-    result["relation"] = best.fact["predicate"]
-    result["relation_detail"] = {"predicate": best.fact["predicate"], "score": round(best.relation, 4),
-                                 "matched_words": best.hits, "direction": best.direction,
-                                 "anchor": best.anchor["entity_id"]}
+        return [], "Not known from the sources."
+    reasoning.append(f"no fact of the linked entities has a relation matching the question "
+                     f"(threshold {RELATION_THRESHOLD}) with an answer of the expected kind")
+    predicted = _predictions(kg, analysis, reasoning)
+    text = "Not known from the sources."
+    if predicted:
+        text += (f" The embeddings suggest {_join([p['object'] for p in predicted])} for "
+                 f"'{predicted[0]['predicate']}', a guess, not a stated fact.")
+    return predicted, text
+
+
+def _relation_detail(best: Candidate, anchor_name: str, reasoning: list[str]) -> dict:
+    """Steps 3 and 4 of :func:`answer` for the chosen answer: the relation and the direction it was read in."""
     reasoning.append(f"relation: '{best.fact['predicate']}' (score {best.relation:.2f}, matched "
                      f"{', '.join(best.hits) or 'copula'}), read {'from' if best.direction == 'out' else 'into'} "
                      f"{anchor_name} as the {'subject' if best.direction == 'out' else 'object'}")
-    cites = _Citations(kg)
-    sentences, items, facts = [], [], []
+    return {"predicate": best.fact["predicate"], "score": round(best.relation, 4),
+            "matched_words": best.hits, "direction": best.direction, "anchor": best.anchor["entity_id"]}
+
+
+def _cited_facts(chosen: list[Candidate], cites: _Citations, reasoning: list[str]) -> list[dict]:
+    """The answer's facts as ``answer`` reports them, each citing its evidence, and a reasoning line each."""
+    facts = []
     for c in chosen:
         ids = cites.cite(c.fact)
         facts.append(_fact_view(c.fact, c.fact["kind"], ids))
-        items.append(c.answer)
         how = (f"rule {c.fact.get('rule')} from edges {', '.join(c.fact.get('supporting_edge_ids') or [])}"
                if c.fact["kind"] != "extracted" else f"{len(c.fact.get('evidence') or [])} evidence sentence(s)")
         reasoning.append(f"fact {c.fact['edge_id']}: {c.fact['subject']} | {c.fact['predicate']} | "
                          f"{c.fact['object']} ({c.fact['kind']}, confidence {float(c.fact['confidence'] or 0):.2f}, "
                          f"{how}); answer from its {c.origin}: {c.answer}")
+    return facts
+
+
+def _realise_answer(analysis: Analysis, chosen: list[Candidate], facts: list[dict],
+                    anchor_name: str) -> tuple[list[str], str]:
+    """Step 6 of :func:`answer`: the answer items and the text that states them with citation marks."""
+    best = chosen[0]
+    items = [c.answer for c in chosen]
+    sentences = []
     evidence_text = [e["sentence_text"] for c in chosen for e in (c.fact.get("evidence") or [])]
     all_ids = [n for f in facts for n in f["citations"]]
     if analysis.expects == YESNO:
@@ -1014,9 +1060,7 @@ def answer(kg, question: str) -> dict:
     text = " ".join(s.strip() + "." if not s.strip().endswith(".") else s.strip() for s in sentences)
     if not all_ids:
         text += " (No evidence sentence is stored for these facts.)"
-    result.update(answer=_join(items), answers=items, known=True, text=text, facts=facts,
-                  citations=cites.items)
-    return result
+    return items, text
 
 
 # --------------------------------------------------------------------------- summaries
@@ -1073,6 +1117,22 @@ def summarize(kg, entity_id: str, max_sentences: int = SUMMARY_SENTENCES) -> dic
     if not usable:
         result["summary"] = f"Nothing about {name} can be stated with evidence."
         return result
+    scores = _relevance(kg, entity_id, usable)
+    weights = _softmax(scores, SUMMARY_TEMPERATURE)
+    result["attention"] = sorted(({"edge_id": f["edge_id"], "weight": w, "score": round(s, 4)}
+                                  for f, w, s in zip(usable, weights, scores)), key=lambda a: -a["weight"])
+    sentences = _summary_sentences(entity_id, name, usable, weights, cites, max_sentences)
+    shown = sum(s["weight"] for s in sentences) or 1.0
+    for s in sentences:
+        s["weight"] = s["weight"] / shown
+    result["sentences"] = sentences
+    result["summary"] = " ".join(s["text"] for s in sentences)
+    return result
+
+
+def _relevance(kg, entity_id: str, usable: list[dict]) -> list[float]:
+    """Each fact's relevance score (confidence, support, the predicate's IDF, the other end's PageRank,
+    direction and kind), before the softmax."""
     counts = kg.store.predicates()
     total = sum(counts.values()) or 1
     idf = {p: math.log(total / max(counts.get(p, 1), 1)) for p in {f["predicate"] for f in usable}}
@@ -1089,9 +1149,12 @@ def summarize(kg, entity_id: str, max_sentences: int = SUMMARY_SENTENCES) -> dic
                  - (0.5 if fact["object_type"] == "string" else 0.0)
                  - (0.3 if fact["kind"] != "extracted" else 0.0))
         scores.append(score)
-    weights = _softmax(scores, SUMMARY_TEMPERATURE)
-    result["attention"] = sorted(({"edge_id": f["edge_id"], "weight": w, "score": round(s, 4)}
-                                  for f, w, s in zip(usable, weights, scores)), key=lambda a: -a["weight"])
+    return scores
+
+
+def _summary_sentences(entity_id: str, name: str, usable: list[dict], weights: list[float], cites: _Citations,
+                       max_sentences: int) -> list[dict]:
+    """The sentences of the most relevant predicate groups, their weights not yet renormalised."""
     groups: dict[tuple, list[tuple[dict, float]]] = {}
     for fact, w in zip(usable, weights):
         key = ("out" if fact["subject_id"] == entity_id else "in", fact["predicate"])
@@ -1103,17 +1166,7 @@ def summarize(kg, entity_id: str, max_sentences: int = SUMMARY_SENTENCES) -> dic
     for (direction, predicate), members in ranked:
         if len(sentences) == max_sentences:
             break
-        members.sort(key=lambda m: -m[1])
-        picked, seen = [], set()
-        for fact, w in members:
-            other = display_name(fact["object"] if direction == "out" else fact["subject"])
-            key = normalize_surface(other or "") or other
-            if key in seen:
-                continue
-            seen.add(key)
-            picked.append((fact, w, other))
-            if len(picked) == SUMMARY_ITEMS:
-                break
+        picked = _distinct_others(members, direction)
         evidence = {(e.get("doc_id"), e.get("sentence_index")) for f, _, _ in picked for e, _ in cites._evidence(f)}
         others_keys = {normalize_surface(o) or o for _, _, o in picked}
         if evidence <= said_evidence and others_keys <= said_others:
@@ -1122,28 +1175,45 @@ def summarize(kg, entity_id: str, max_sentences: int = SUMMARY_SENTENCES) -> dic
             continue
         said_evidence |= evidence
         said_others |= others_keys
-        evidence_text = [e["sentence_text"] for f, _, _ in picked for e in (f.get("evidence") or [])]
-        ids = []
-        for fact, _, _ in picked:
-            ids += [n for n in cites.cite(fact) if n not in ids]
-        others_ = [o for _, _, o in picked]
-        when = None
-        if len(picked) == 1:
-            time_q = (picked[0][0].get("qualifiers") or {}).get("time")
-            when = time_q if time_q and _HAS_DIGIT.search(time_q) else None
-        if direction == "out":
-            text = realise([name], predicate, others_, evidence_text, when)
-        else:
-            text = realise(others_, predicate, [name], evidence_text, when)
-        sentences.append({"text": f"{text} {_marks(ids)}.", "citations": cites.of(ids),
-                          "weight": sum(w for _, w, _ in picked),
-                          "edge_ids": [f["edge_id"] for f, _, _ in picked]})
-    shown = sum(s["weight"] for s in sentences) or 1.0
-    for s in sentences:
-        s["weight"] = s["weight"] / shown
-    result["sentences"] = sentences
-    result["summary"] = " ".join(s["text"] for s in sentences)
-    return result
+        sentences.append(_summary_sentence(name, direction, predicate, picked, cites))
+    return sentences
+
+
+def _distinct_others(members: list[tuple[dict, float]], direction: str) -> list[tuple[dict, float, str]]:
+    """The heaviest facts of a group, one per entity at the other end, at most SUMMARY_ITEMS: (fact, weight,
+    the other end's name)."""
+    members.sort(key=lambda m: -m[1])
+    picked, seen = [], set()
+    for fact, w in members:
+        other = display_name(fact["object"] if direction == "out" else fact["subject"])
+        key = normalize_surface(other or "") or other
+        if key in seen:
+            continue
+        seen.add(key)
+        picked.append((fact, w, other))
+        if len(picked) == SUMMARY_ITEMS:
+            break
+    return picked
+
+
+def _summary_sentence(name: str, direction: str, predicate: str, picked: list[tuple[dict, float, str]],
+                      cites: _Citations) -> dict:
+    """One summary sentence for the facts of a group, citing their evidence."""
+    evidence_text = [e["sentence_text"] for f, _, _ in picked for e in (f.get("evidence") or [])]
+    ids = []
+    for fact, _, _ in picked:
+        ids += [n for n in cites.cite(fact) if n not in ids]
+    others = [o for _, _, o in picked]
+    when = None
+    if len(picked) == 1:
+        time_q = (picked[0][0].get("qualifiers") or {}).get("time")
+        when = time_q if time_q and _HAS_DIGIT.search(time_q) else None
+    if direction == "out":
+        text = realise([name], predicate, others, evidence_text, when)
+    else:
+        text = realise(others, predicate, [name], evidence_text, when)
+    return {"text": f"{text} {_marks(ids)}.", "citations": cites.of(ids), "weight": sum(w for _, w, _ in picked),
+            "edge_ids": [f["edge_id"] for f, _, _ in picked]}
 
 
 def json_ready(value: Any) -> Any:

@@ -21,9 +21,23 @@ than that work. Each handler
 takes the loaded graph once and answers from it, so a reload never changes the bundle under a running
 request. The bundle is loaded after start-up in the background (``/readyz`` says when), and
 ``indexes/CURRENT`` is checked every ``serve.reload_check_seconds`` for a new one.
+
+Layout: this module wires the application (keys, metrics, the graph holder, lifespan, middleware, the web
+page) and runs it; ``deps.py`` holds what the routes share (key check, graph dependency, parameter types,
+JSON fast path, error handling); the routes are in the package ``routes/``, one module per OpenAPI tag
+(``operations``, ``graph``, ``embeddings``, ``questions``), each adding its routes to the application's
+router with the settings and dependencies it is given. A package rather than four more flat modules, so
+that the service's machinery (``auth``, ``state``, ``telemetry``, ``deps``) stays apart from its endpoints,
+and an endpoint seen under a tag in ``/docs`` is found in the module of that name. Routes are made per
+application, not at import, because their limits (``serve.max_k``, ``serve.max_query_chars``,
+``serve.max_question_chars``, ``serve.public_metrics``) come from the configuration and tests build several
+applications. They are added to ``app.router`` itself rather than to APIRouters passed to
+``include_router``: since FastAPI 0.165 an included router stays one entry of ``app.routes``, resolved per
+request, which cost about 0.1 ms a request on the routes of the later routers (``similar``, ``summary``);
+routes added directly match as one flat list, in the order they had when create_app defined them all.
 """
-# no ``from __future__ import annotations`` here: FastAPI reads the routes' annotations at run time, and
-# several of them (limits from the configuration) are local to create_app, where strings cannot be resolved
+# no ``from __future__ import annotations`` here, in deps.py or in routes/: FastAPI reads the routes' and
+# dependencies' annotations at run time (see routes/__init__.py)
 import asyncio
 import contextlib
 import json
@@ -31,25 +45,23 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security
-from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, Field, create_model
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from kgpipe import __version__
 from kgpipe.config import Config, ServeConfig
 from kgpipe.serve import kg as knowledge_graph
+from kgpipe.serve import qa
 from kgpipe.serve.api.auth import (
     ENV_KEYS,
     ApiKeys,
     AuthConfigError,
     keys_from_environment,
 )
-from kgpipe.serve.api.state import GraphHolder, NotReady
+from kgpipe.serve.api.deps import not_found, route_deps
+from kgpipe.serve.api.routes import embeddings, graph, operations, questions
+from kgpipe.serve.api.state import GraphHolder
 from kgpipe.serve.api.telemetry import (
     MULTIPROCESS_DIR,
     MetricsMiddleware,
@@ -60,14 +72,8 @@ from kgpipe.serve.kg import NotFound
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-VERSION_HEADER = "X-Index-Version"
-MAX_ID_CHARS = 256
 #: environment of uvicorn worker processes (serve.workers > 1): settings travel to app_from_environment
 ENV_SETTINGS = "KGPIPE_SERVE_SETTINGS"
-
-
-class AskRequest(BaseModel):
-    question: str
 
 
 def _serve_config(config: Config | ServeConfig | None) -> ServeConfig:
@@ -81,8 +87,38 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     """The application serving ``<warehouse>/indexes/CURRENT``.
 
     Raises :class:`AuthConfigError` when no API key is configured (``serve.api_keys``, ``KGPIPE_API_KEYS``)
-    unless ``insecure_no_auth`` is set: a service must not become open by a missing secret."""
+    unless ``insecure_no_auth`` is set: a service must not become open by a missing secret. Given the whole
+    configuration, questions are parsed with its ``extract`` pipeline."""
     settings = _serve_config(config)
+    if isinstance(config, Config):
+        qa.configure(config.extract)
+    keys = _api_keys(settings, insecure_no_auth, environ)
+    metrics = ServiceMetrics()
+    holder = GraphHolder(warehouse, metrics)
+
+    app = FastAPI(
+        title="kgpipe", version=__version__, lifespan=_lifespan(settings, holder),
+        description="Knowledge graph built from Wikipedia and news: entity search, entity cards with "
+                    "provenance, similar entities, link prediction, recommendations and question answering. "
+                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY`.")
+    app.state.graph = holder
+    app.state.metrics = metrics
+    app.state.settings = settings
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(NotFound, not_found)
+
+    # this order is the order of the routes and of the OpenAPI document's paths
+    deps = route_deps(settings, holder, keys, insecure_no_auth)
+    operations.add_routes(app.router, settings, holder, metrics, deps)
+    graph.add_routes(app.router, settings, deps)
+    embeddings.add_routes(app.router, deps)
+    questions.add_routes(app.router, settings, deps)
+    _add_web_page(app)
+    return app
+
+
+def _api_keys(settings: ServeConfig, insecure_no_auth: bool, environ) -> ApiKeys:
+    """The accepted keys (configured digests and the environment's keys); none only when told so."""
     keys = ApiKeys(settings.api_keys, keys_from_environment(environ))
     if not len(keys) and not insecure_no_auth:
         raise AuthConfigError(f"no API keys configured: set serve.api_keys (sha256 hex digests of the keys) or "
@@ -91,8 +127,11 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     if insecure_no_auth:
         log.warning("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach %s:%s can query",
                     settings.host, settings.port)
-    metrics = ServiceMetrics()
-    holder = GraphHolder(warehouse, metrics)
+    return keys
+
+
+def _lifespan(settings: ServeConfig, holder: GraphHolder):
+    """The application's lifespan: warm up question answering, then load and watch the bundle until shutdown."""
 
     async def watch_bundle() -> None:
         """Load the bundle, then look for a new one every reload_check_seconds (0: load once)."""
@@ -118,189 +157,12 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(
-        title="kgpipe", version=__version__, lifespan=lifespan,
-        description="Knowledge graph built from Wikipedia and news: entity search, entity cards with "
-                    "provenance, similar entities, link prediction, recommendations and question answering. "
-                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY`.")
-    app.state.graph = holder
-    app.state.metrics = metrics
-    app.state.settings = settings
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return lifespan
 
-    bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
-    api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
-    async def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-                    header_key: Annotated[str | None, Security(api_key_header)]) -> None:
-        if insecure_no_auth:
-            return
-        presented = [key for key in (header_key, credentials.credentials if credentials else None) if key]
-        if not presented:
-            raise HTTPException(401, "missing API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not any(keys.accepts(key) for key in presented):
-            raise HTTPException(403, "invalid API key")
-
-    authed = [Depends(require_key)]
-    K = Annotated[int, Query(ge=1, le=settings.max_k, description=f"number of results, 1..{settings.max_k}")]
-    EntityId = Annotated[str, PathParam(min_length=1, max_length=MAX_ID_CHARS, description="entity id")]
-    AskBody = create_model("AskBody", __base__=AskRequest,
-                           question=(str, Field(min_length=1, max_length=settings.max_question_chars,
-                                                description="a question in English")))
-
-    async def graph(response: Response):
-        try:
-            kg = holder.require()
-        except NotReady as exc:
-            raise HTTPException(503, f"not ready: {exc}") from None
-        response.headers[VERSION_HEADER] = kg.version
-        return kg
-
-    Graph = Annotated[object, Depends(graph)]
-
-    def _json(payload: dict, kg) -> Response:
-        """The hot routes' answer, already plain JSON types: serialized directly, without FastAPI's
-        recursive jsonable_encoder pass (a returned Response skips it, so the version header is set here)."""
-        body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return Response(body.encode("utf-8"), media_type="application/json", headers={VERSION_HEADER: kg.version})
-
-    @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    def qa_call(function, *args):
-        try:
-            return function(*args)
-        except ModuleNotFoundError as exc:   # a slim installation without spaCy serves everything else
-            raise HTTPException(501, f"question answering is not available in this installation "
-                                     f"({exc.name} is missing)") from None
-        except NotFound:
-            raise
-        except (ValueError, LookupError) as exc:   # kgpipe.serve.qa's QuestionError: a question it cannot read
-            raise HTTPException(422, str(exc)) from None
-
-    # ------------------------------------------------------------------ health, no key
-
-    @app.get("/healthz", tags=["operations"], summary="the process is up")
-    async def healthz():
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"], summary="a bundle is loaded (503 before)")
-    async def readyz():
-        kg = holder.kg
-        if kg is None:
-            # "loading" until the first load has ended, then "failed" with the reason
-            return JSONResponse({"status": "not ready", "state": holder.state,
-                                 "detail": holder.last_error or "loading the index bundle"}, status_code=503)
-        return {"status": "ready", "version": kg.version}
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             dependencies=[] if settings.public_metrics else authed)
-    def prometheus():
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.post("/admin/reload", tags=["operations"], dependencies=authed,
-              summary="load the bundle indexes/CURRENT names now")
-    def reload():
-        try:
-            return holder.reload(force=True)
-        except Exception as exc:  # noqa: BLE001 - whatever broke the load, the old bundle keeps serving
-            current = holder.kg.version if holder.kg is not None else None
-            raise HTTPException(503, f"reload failed: {exc}; still serving {current or 'nothing'}") from None
-
-    @app.get("/info", tags=["operations"], dependencies=authed, summary="the loaded bundle")
-    def info(kg: Graph):
-        return kg.info()
-
-    # ------------------------------------------------------------------ graph
-
-    @app.get("/entities", tags=["graph"], dependencies=authed,
-             summary="search entities by name: exact, then prefix, then fuzzy matches")
-    def search(kg: Graph, q: Annotated[str, Query(min_length=1, max_length=settings.max_query_chars)],
-               k: K = 10):
-        try:
-            results = kg.search(q, k)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {"query": q, "version": kg.version, "results": results}
-
-    @app.get("/entities/{entity_id}", tags=["graph"], dependencies=authed,
-             summary="entity card: statistics, facts with evidence sentences and source documents")
-    def entity_card(kg: Graph, entity_id: EntityId):
-        card = kg.entity_card(entity_id, settings.card_facts)
-        if card is None:
-            raise NotFound(f"unknown entity {entity_id!r}; find ids with GET /entities?q=")
-        return {**card, "version": kg.version}
-
-    @app.get("/entities/{entity_id}/facts", tags=["graph"], dependencies=authed,
-             summary="facts of an entity, outgoing, incoming or both")
-    def entity_facts(kg: Graph, entity_id: EntityId, direction: Literal["out", "in", "both"] = "both",
-                     limit: Annotated[int, Query(ge=1, le=10_000)] = 100):
-        if not kg.store.has_entity(entity_id):
-            raise NotFound(f"unknown entity {entity_id!r}")
-        return {"entity_id": entity_id, "direction": direction, "version": kg.version,
-                "counts": kg.store.fact_count(entity_id), "facts": kg.store.facts(entity_id, direction, limit)}
-
-    @app.get("/facts/{edge_id}", tags=["graph"], dependencies=authed, summary="one fact by edge id")
-    def fact(kg: Graph, edge_id: Annotated[str, PathParam(max_length=MAX_ID_CHARS)]):
-        found = kg.store.fact(edge_id)
-        if found is None:
-            raise NotFound(f"unknown fact {edge_id!r}")
-        return found
-
-    @app.get("/documents/{doc_id}", tags=["graph"], dependencies=authed, summary="a source document's metadata")
-    def document(kg: Graph, doc_id: Annotated[str, PathParam(max_length=MAX_ID_CHARS)]):
-        found = kg.store.document(doc_id)
-        if found is None:
-            raise NotFound(f"unknown document {doc_id!r}")
-        return found
-
-    @app.get("/relations", tags=["graph"], dependencies=authed,
-             summary="predicates with their fact counts; which ones link prediction knows")
-    def relations(kg: Graph):
-        predictable = set(kg.bundle.relations)
-        return {"version": kg.version,
-                "relations": [{"predicate": p, "facts": n, "predictable": p in predictable}
-                              for p, n in kg.store.predicates().items()]}
-
-    # ------------------------------------------------------------------ embeddings
-
-    @app.get("/entities/{entity_id}/similar", tags=["embeddings"], dependencies=authed,
-             summary="nearest entities in embedding space")
-    async def similar(kg: Graph, entity_id: EntityId, k: K = 10):
-        return _json({"entity_id": entity_id, "version": kg.version, "results": kg.similar(entity_id, k)}, kg)
-
-    @app.get("/predict", tags=["embeddings"], dependencies=authed,
-             summary="link prediction: likely tails of (head, relation, ?), facts already known marked")
-    async def predict(kg: Graph, head: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)],
-                      relation: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)], k: K = 10):
-        return _json({"head": head, "relation": relation, "version": kg.version,
-                      "results": kg.predict(head, relation, k)}, kg)
-
-    @app.get("/recommend", tags=["embeddings"], dependencies=authed,
-             summary="related entities: embedding neighbours combined with the graph neighbourhood")
-    def recommend(kg: Graph, entity: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)], k: K = 10):
-        return {"entity_id": entity, "version": kg.version, "results": kg.recommend(entity, k)}
-
-    # ------------------------------------------------------------------ question answering
-
-    @app.post("/ask", tags=["questions"], dependencies=authed,
-              summary="answer a question in English from the graph, with citations")
-    def ask(kg: Graph, body: AskBody):  # type: ignore[valid-type]
-        question = body.question.strip()
-        if not question:
-            raise HTTPException(422, "the question is empty")
-        answer = qa_call(kg.ask, question)
-        return {**answer, "version": kg.version}
-
-    @app.get("/entities/{entity_id}/summary", tags=["questions"], dependencies=authed,
-             summary="a short cited summary of an entity")
-    def summary(kg: Graph, entity_id: EntityId):
-        return {**qa_call(kg.summary, entity_id), "version": kg.version}
-
-    # ------------------------------------------------------------------ web page
-
+def _add_web_page(app: FastAPI) -> None:
+    """``/ui/`` (the static page, when it was installed) and ``/`` redirecting to it, or to ``/docs``: added
+    after the API routes, which keeps the order of ``app.routes`` (the mount, then ``/``, last)."""
     if STATIC.is_dir():
         from fastapi.staticfiles import StaticFiles
         app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
@@ -308,8 +170,6 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     @app.get("/", include_in_schema=False)
     def root():
         return RedirectResponse("/ui/" if STATIC.is_dir() else "/docs")
-
-    return app
 
 
 def _warm_up_qa() -> None:
@@ -327,8 +187,8 @@ def app_from_environment() -> FastAPI:
     # a fresh process: kgpipe's own log lines (bundle loads, failures) need the format the CLI sets up
     logging.basicConfig(level=payload["serve"]["log_level"].upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    return create_app(ServeConfig.model_validate(payload["serve"]), payload["warehouse"],
-                      insecure_no_auth=payload["insecure_no_auth"])
+    config = Config.model_validate({"serve": payload["serve"], "extract": payload["extract"]})
+    return create_app(config, payload["warehouse"], insecure_no_auth=payload["insecure_no_auth"])
 
 
 @contextlib.contextmanager
@@ -356,8 +216,8 @@ def serve(config: Config, warehouse: str | os.PathLike, insecure_no_auth: bool =
     settings = config.serve
     if settings.workers > 1:
         create_app(settings, warehouse, insecure_no_auth)   # fail here, once, on a bad key set-up
-        os.environ[ENV_SETTINGS] = json.dumps({"serve": settings.model_dump(), "warehouse": str(warehouse),
-                                               "insecure_no_auth": insecure_no_auth})
+        os.environ[ENV_SETTINGS] = json.dumps({"serve": settings.model_dump(), "extract": config.extract.model_dump(),
+                                               "warehouse": str(warehouse), "insecure_no_auth": insecure_no_auth})
         with _shared_metrics_folder():
             # a worker importing FAISS and torch, or loading spaCy for its first question, can hold the GIL
             # past uvicorn's 5 s liveness ping on a busy machine and be killed for it: allow 30 s
@@ -365,5 +225,5 @@ def serve(config: Config, warehouse: str | os.PathLike, insecure_no_auth: bool =
                         port=settings.port, workers=settings.workers, log_level=settings.log_level,
                         timeout_worker_healthcheck=30)
         return
-    uvicorn.run(create_app(settings, warehouse, insecure_no_auth), host=settings.host, port=settings.port,
+    uvicorn.run(create_app(config, warehouse, insecure_no_auth), host=settings.host, port=settings.port,
                 log_level=settings.log_level)

@@ -1,0 +1,51 @@
+"""Routes tagged ``operations``: liveness, readiness, Prometheus metrics, reload and the loaded bundle.
+
+``/healthz`` and ``/readyz`` need no key; ``/metrics`` needs one unless ``serve.public_metrics`` is set.
+"""
+# no ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time (routes/__init__)
+from functools import partial
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from kgpipe.config import ServeConfig
+from kgpipe.serve.api.deps import RouteDeps
+from kgpipe.serve.api.state import GraphHolder
+from kgpipe.serve.api.telemetry import ServiceMetrics
+
+
+def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, metrics: ServiceMetrics,
+               deps: RouteDeps) -> None:
+    Graph = deps.graph
+    # no key by default: the probes have none; the routes that need one say so
+    get, post = partial(router.get, tags=["operations"]), partial(router.post, tags=["operations"])
+
+    @get("/healthz", summary="the process is up")
+    async def healthz():
+        return {"status": "ok"}
+
+    @get("/readyz", summary="a bundle is loaded (503 before)")
+    async def readyz():
+        kg = holder.kg
+        if kg is None:
+            # "loading" until the first load has ended, then "failed" with the reason
+            return JSONResponse({"status": "not ready", "state": holder.state,
+                                 "detail": holder.last_error or "loading the index bundle"}, status_code=503)
+        return {"status": "ready", "version": kg.version}
+
+    @get("/metrics", summary="Prometheus metrics", dependencies=[] if settings.public_metrics else deps.authed)
+    def prometheus():
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @post("/admin/reload", dependencies=deps.authed, summary="load the bundle indexes/CURRENT names now")
+    def reload():
+        try:
+            return holder.reload(force=True)
+        except Exception as exc:  # noqa: BLE001 - whatever broke the load, the old bundle keeps serving
+            current = holder.kg.version if holder.kg is not None else None
+            raise HTTPException(503, f"reload failed: {exc}; still serving {current or 'nothing'}") from None
+
+    @get("/info", dependencies=deps.authed, summary="the loaded bundle")
+    def info(kg: Graph):
+        return kg.info()
