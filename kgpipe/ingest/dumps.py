@@ -41,6 +41,14 @@ class RecordError(Exception):
         self.detail = detail
 
 
+def decode_record(data: bytes, unit: str) -> str:
+    """A record's bytes as text; bad UTF-8 rejects the record (``invalid_utf8``, with where it is)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the {unit}") from None
+
+
 @dataclass(frozen=True)
 class SiteInfo:
     dbname: str
@@ -310,10 +318,7 @@ _REDIRECT_TEXT = re.compile(r"^\s*#(?:REDIRECT|ΑΝΑΚΑΤΕΥΘΥΝΣΗ|WEITER
 
 def parse_page(data: bytes, site: SiteInfo) -> RawPage:
     """Parse one ``<page>`` fragment; raise :class:`RecordError` on bad input."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the page") from None
+    text = decode_record(data, "page")
     try:
         el = ET.fromstring(text)
     except ET.ParseError as exc:

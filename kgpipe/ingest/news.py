@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kgpipe.ingest.dumps import RecordError, iter_decompressed
+from kgpipe.ingest.dumps import RecordError, decode_record, iter_decompressed
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SPACES = re.compile(r"\s+")
@@ -54,10 +54,7 @@ def _content_hash(text: str) -> str:
 
 
 def article_from_json(line: bytes, fallback_source: str) -> NewsArticle:
-    try:
-        raw = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the line") from None
+    raw = decode_record(line, "line")
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -115,10 +112,7 @@ def read_text_article(root: Path, relative: str) -> NewsArticle:
         data = path.read_bytes()
     except OSError as exc:
         raise RecordError("unreadable_file", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError("invalid_utf8", f"invalid UTF-8 at byte {exc.start} of the file") from None
+    text = decode_record(data, "file")
     headline, _, body = text.lstrip("\ufeff").partition("\n")
     paragraphs = split_paragraphs(body)
     if not paragraphs:
