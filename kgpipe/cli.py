@@ -297,21 +297,33 @@ def _evaluate(config: Config, args, extra: list[str]) -> int:
     return _print_json(EVALUATIONS[args.evaluation](config, args))
 
 
+def _label_select(config: Config, args) -> dict:
+    from kgpipe.label.commands import select_tasks
+    if args.n < 1:
+        raise CommandError("--n must be at least 1")
+    return select_tasks(config, args.n, args.strategy or config.label.strategy)
+
+
+def _label_import(config: Config, args) -> dict:
+    from kgpipe.label.commands import import_labels
+    return import_labels(config, args.file)
+
+
+def _label_train(config: Config, args) -> dict:
+    from kgpipe.label.commands import train_model
+    return train_model(config)
+
+
+LABEL_COMMANDS: dict[str, Callable[[Config, argparse.Namespace], dict]] = {
+    "select": _label_select, "import": _label_import, "train": _label_train}
+
+
 def _label(config: Config, args, extra: list[str]) -> int:
     """``kgpipe label select|import|train``: one JSON line (kgpipe/label/commands.py)."""
-    from kgpipe.label import commands
     try:
-        if args.label_command == "select":
-            if args.n < 1:
-                raise CommandError("--n must be at least 1")
-            result = commands.select_tasks(config, args.n, args.strategy or config.label.strategy)
-        elif args.label_command == "import":
-            result = commands.import_labels(config, args.file)
-        else:
-            result = commands.train_model(config)
-    except FileNotFoundError as exc:
+        return _print_json(LABEL_COMMANDS[args.label_command](config, args))
+    except FileNotFoundError as exc:   # a tasks or label file named on the command line
         raise CommandError(str(exc)) from exc
-    return _print_json(result)
 
 
 #: command -> handler(config, parsed arguments, arguments for the engine); every stage command is `_run`'s

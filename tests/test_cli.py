@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from kgpipe.cli import main
 from kgpipe.datasets import NEWS_SAMPLE
 from kgpipe.stages import PIPELINE
@@ -75,3 +77,19 @@ def test_eval_kge_prints_one_json_line(tmp_path: Path, capsys):
     assert main(["eval", "kge", "--dataset", str(dataset), "--model", "transe", "--epochs", "2", "--dim", "8",
                  "--checkpoint", str(ckpt)]) == 2
     assert "other settings: model='rotate' (now 'transe')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["label", "select", "--n", "0"], "--n must be at least 1"),
+    (["label", "import", "no-such-file.json"], "run `kgpipe label select` first"),
+    (["eval", "linking", "--holdout-fraction", "2"], "--holdout-fraction must be between 0 and 1"),
+    (["eval", "qa"], "cannot load the graph"),
+    (["ask", "Who founded Apple?"], "cannot load the graph"),
+    (["eval", "re", "--webnlg", "x", "--extractor", "nope"], "unknown extractor 'nope'"),
+    (["serve", "--unknown-option"], "serve does not take --unknown-option"),
+    (["analyze"], "analyze needs the entities table"),
+])
+def test_every_command_ends_a_user_error_the_same_way(tmp_path: Path, capsys, argv, message):
+    assert main(["--set", f"warehouse={tmp_path / 'wh'}", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kgpipe: error: ") and message in err, err
