@@ -130,3 +130,13 @@ def test_the_core_imports_no_shell_and_no_engine():
         if bad:
             offending[name] = bad
     assert offending == {}
+
+
+def test_every_code_folder_is_a_package_that_setup_ships():
+    """setup.py's find_packages skips folders without __init__.py: an installed wheel (the images, the
+    executors) would lack them although an editable install imports them as namespace packages."""
+    from setuptools import find_packages
+    shipped = set(find_packages(where=str(REPO), include=[f"{p}*" for p in PACKAGES]))
+    folders = {".".join(path.parent.relative_to(REPO).parts) for package in PACKAGES
+               for path in (REPO / package).rglob("*.py")}
+    assert folders - shipped == set()
