@@ -7,7 +7,9 @@ the Airflow DAG (``infra/airflow/kgpipe_dag.py``) and the Kubernetes renderer (`
 ``jobs/`` (or ``pipelines/``), its tables in ``schemas/tables.py`` and its section in ``kgpipe/config.py``.
 
 The engine shell is named as ``module:function`` and imported only when the stage runs, so the core never
-imports Spark or Beam: this table is the one arrow from the core to the shells.
+imports Spark or Beam: this table is the one arrow from the core to the shells. The module itself needs only
+the standard library, so that a scheduler (the Airflow DAG) can read the stage list without kgpipe's
+dependencies.
 """
 from __future__ import annotations
 
@@ -16,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kgpipe.config import Config, SparkConfig
-
 if TYPE_CHECKING:
+    from kgpipe.config import Config, SparkConfig
     from kgpipe.warehouse import Warehouse
 
 BEAM, SPARK, TORCH, FAISS = "beam", "spark", "torch", "faiss"
@@ -123,6 +124,11 @@ def stage_function(name: str) -> Callable[..., Any]:
     return stage(name).function()
 
 
+def _default_spark() -> SparkConfig:
+    from kgpipe.config import SparkConfig
+    return SparkConfig()
+
+
 @dataclass(frozen=True)
 class StageContext:
     """What every stage gets besides its own configuration section."""
@@ -130,4 +136,4 @@ class StageContext:
     run_id: str
     cache_dir: str
     engine_args: list[str] = field(default_factory=list)
-    spark: SparkConfig = field(default_factory=SparkConfig)
+    spark: SparkConfig = field(default_factory=_default_spark)

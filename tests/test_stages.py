@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import os
+import subprocess
 import sys
 import types
 
@@ -110,3 +112,13 @@ def test_the_airflow_dag_chains_the_pipeline():
         assert tasks[before].downstream == [after]
     for name, task in tasks.items():
         assert (f" submit {name} " in task.command) == STAGES[name].submittable, task.command
+
+
+def test_the_stage_list_loads_with_the_standard_library_alone():
+    """The Airflow DAG reads it inside Airflow's environment, which has none of kgpipe's dependencies
+    (no pydantic in Airflow 2): `python -S` leaves site-packages out."""
+    result = subprocess.run([sys.executable, "-S", "-c", "import kgpipe.stages as s; print(','.join(s.PIPELINE))"],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ",".join(PIPELINE)
