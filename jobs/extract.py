@@ -1,4 +1,7 @@
-"""Spark job: documents (and their wiki links) -> mentions, triples_raw, and extract rejects.
+"""Spark job: documents (with their wiki links and infobox facts) -> mentions, triples_raw, extract rejects.
+
+Infobox facts (the ``infobox`` table ingest wrote) travel with their document and become mentions and
+triples next to the ones spaCy finds (kgpipe/extract/infobox.py).
 
 spaCy runs inside Spark through Arrow-batched ``mapInArrow`` (the Arrow-native
 sibling of ``mapInPandas``: no pandas conversion of nested columns), with the
@@ -45,6 +48,7 @@ def _extract_partition(cfg: ExtractConfig):
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from kgpipe.extract.documents import Anchor, DocumentInput, extract_documents
+        from kgpipe.extract.infobox import InfoboxFact
         from kgpipe.extract.nlp import load_nlp
         nlp = load_nlp(cfg.model, tuple(cfg.disable))
         for batch in batches:
@@ -52,7 +56,8 @@ def _extract_partition(cfg: ExtractConfig):
                 DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
                               paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
                               anchors=tuple(Anchor(a["start"], a["end"], a["target"]) for a in row["anchors"] or ()),
-                              language=row["language"] or "en", title=row["title"])
+                              language=row["language"] or "en", title=row["title"],
+                              infobox=tuple(InfoboxFact(**fact) for fact in row["infobox"] or ()))
                 for row in batch.to_pylist()]
             rows = [{"table": table, table: row} for table, row in extract_documents(nlp, documents, cfg)]
             if rows:
@@ -90,12 +95,24 @@ def balance_by_length(df: DataFrame, text_column: str, target_chars: int, min_pa
             .repartitionByRange(partitions, "bucket").drop("bucket"))
 
 
-def extract(documents: DataFrame, links: DataFrame, cfg: ExtractConfig) -> DataFrame:
-    """The pure transform: documents and links in, union of output records out (see ``split_union``)."""
+#: the infobox columns a worker needs (the fields of kgpipe.extract.infobox.InfoboxFact)
+INFOBOX_FACT = ("template", "parameter", "parameter_index", "item_index", "predicate", "value", "value_type",
+                "target_title", "entity_type")
+
+
+def extract(documents: DataFrame, links: DataFrame, cfg: ExtractConfig, infobox: DataFrame | None = None
+            ) -> DataFrame:
+    """The pure transform: documents, links and infobox rows in, union of output records out (see
+    ``split_union``)."""
     anchors = (links.groupBy("doc_id")
                .agg(F.collect_list(F.struct("start", "end", F.col("target_title").alias("target"))).alias("anchors")))
     docs = (documents.select("doc_id", "text", "paragraphs", "language", "title")
             .join(anchors, on="doc_id", how="left"))
+    if infobox is None:
+        infobox = documents.sparkSession.createDataFrame([], spark_schema("infobox"))
+    facts = (infobox.where(F.col("status") == "fact").groupBy("doc_id")
+             .agg(F.collect_list(F.struct(*INFOBOX_FACT)).alias("infobox")))
+    docs = docs.join(facts, on="doc_id", how="left")
     # at least two tasks per core, so that one slow partition does not leave a core idle
     min_partitions = 2 * documents.sparkSession.sparkContext.defaultParallelism
     docs = balance_by_length(docs, "text", cfg.partition_chars, min_partitions)
@@ -129,10 +146,12 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     with StageRun(warehouse, STAGE, ctx.run_id) as run:
         documents = spark.read.parquet(str(warehouse.table_path("documents")))
         links = spark.read.parquet(str(warehouse.table_path("links")))
+        # warehouses ingested before infoboxes were read have no infobox table: no infobox facts
+        infobox = spark.read.parquet(str(warehouse.table_path("infobox"))) if warehouse.exists("infobox") else None
         input_docs = warehouse.count("documents")
         log.info("extract: running %s over %d documents", cfg.model, input_docs)
         # materialize spaCy's output once; the three tables are cut from it afterwards
-        extract(documents, links, cfg).write.parquet(str(run.path("union")))
+        extract(documents, links, cfg, infobox).write.parquet(str(run.path("union")))
         log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - run.started)
         tables = split_union(spark.read.parquet(str(run.path("union"))))
         for name, frame in tables.items():

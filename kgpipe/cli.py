@@ -103,6 +103,10 @@ def _add_eval_commands(sub) -> None:
                               "kgpipe/data/qa/default-questions.jsonl)")
     qa_eval.add_argument("--warehouse", help="warehouse root (its indexes/CURRENT bundle), indexes folder or bundle")
     qa_eval.add_argument("--details", metavar="FILE", help="also write one JSON line per question here")
+    infobox = kinds.add_parser("infobox", help="infobox facts of a warehouse against values checked by hand")
+    infobox.add_argument("--gold", metavar="FILE", help="JSONL, one {\"title\", \"predicate\", \"values\"} per "
+                                                       "line (default: kgpipe/data/eval/infobox-gold.jsonl)")
+    infobox.add_argument("--warehouse", help="warehouse with the infobox and documents tables")
     kge = kinds.add_parser("kge", help="train and evaluate embeddings on a train/valid/test TSV dataset")
     kge.add_argument("--dataset", required=True, metavar="PATH", help="folder or .tar.gz of train/valid/test")
     for flag, kind in (("--model", str), ("--epochs", int), ("--dim", int), ("--lr", float), ("--loss", str),
@@ -289,8 +293,15 @@ def _evaluate_kge(config: Config, args) -> dict:
     return result
 
 
+def _evaluate_infobox(config: Config, args) -> dict:
+    from kgpipe.evaluate.infobox import DEFAULT_GOLD, evaluate_warehouse
+    from kgpipe.warehouse import Warehouse
+    return evaluate_warehouse(Warehouse(config.warehouse, config.keep_versions), args.gold or DEFAULT_GOLD)
+
+
 EVALUATIONS: dict[str, Callable[[Config, argparse.Namespace], dict]] = {
-    "ner": _evaluate_ner, "re": _evaluate_re, "linking": _evaluate_linking, "qa": _evaluate_qa, "kge": _evaluate_kge}
+    "ner": _evaluate_ner, "re": _evaluate_re, "linking": _evaluate_linking, "qa": _evaluate_qa, "kge": _evaluate_kge,
+    "infobox": _evaluate_infobox}
 
 
 def _evaluate(config: Config, args, extra: list[str]) -> int:

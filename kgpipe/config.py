@@ -42,6 +42,9 @@ class IngestConfig(_Section):
     files_per_split: int = Field(200, gt=0, description="folders of text articles: files per split")
     excerpt_chars: int = Field(300, gt=0)
     default_language: str = "en"
+    infobox_mappings: str = Field("embedded:infobox-mappings",
+                                  description="infobox template and parameter mappings (YAML); embedded:infobox-"
+                                              "mappings = kgpipe/data/infobox-mappings.yaml")
 
 
 class ExtractConfig(_Section):

@@ -64,6 +64,10 @@ def print_summary(manifest: RunManifest, warehouse: Warehouse) -> None:
             print(f"    input {path}: seen {row['pages_seen']} = documents {row['documents']}"
                   f" + redirects {row['redirects']} + skipped {row['skipped_by_rule']}"
                   f" + rejects {row['rejects']}")
+            box = row.get("infobox_parameters") or {}
+            if box.get("seen"):
+                print(f"      infobox parameters: seen {box['seen']} = facts {box['facts']} + unmapped "
+                      f"{box['unmapped']} + unlinked {box['unlinked']} + unreadable {box['unreadable']}")
 
 
 #: what an exception from the output path looks like, in Python's words and in Spark's (Java's)

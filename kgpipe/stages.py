@@ -78,14 +78,14 @@ _MASTER = Option("--master", "Spark master URL (default: spark.master)")
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("ingest", "pipelines.ingest:run_stage", BEAM, reads=(),
-          writes=("documents", "redirects", "links", "rejects"),
-          help="Beam: dumps and news files -> documents, redirects, links, rejects",
+          writes=("documents", "redirects", "links", "infobox", "rejects"),
+          help="Beam: dumps and news files -> documents, redirects, links, infobox, rejects",
           options=(Option("--input", "dump files (.xml, .xml.bz2, multistream + index), JSONL news files, folders "
                                      "of text articles; default: ingest.inputs", nargs="+", metavar="PATH"),
                    Option("--runner", "Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)"))),
-    Stage("extract", "jobs.extract:run_stage", SPARK, reads=("documents", "links"),
+    Stage("extract", "jobs.extract:run_stage", SPARK, reads=("documents", "links", "infobox"),
           writes=("mentions", "triples_raw", "rejects"),
-          help="Spark + spaCy: documents -> mentions, triples_raw", options=(_MASTER,)),
+          help="Spark + spaCy: documents, infobox -> mentions, triples_raw", options=(_MASTER,)),
     Stage("resolve", "jobs.resolve:run_stage", SPARK,
           reads=("documents", "links", "redirects", "mentions", "triples_raw"),
           writes=("aliases", "entity_keys", "mention_entities", "entities", "edges", "rejects"),

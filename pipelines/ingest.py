@@ -28,6 +28,7 @@ from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from kgpipe.config import IngestConfig, load_config
 from kgpipe.datasets import resolve_inputs
+from kgpipe.ingest.infobox import load_mappings
 from kgpipe.ingest.inputs import InputSplit, plan_splits
 from kgpipe.ingest.process import OUTPUT_TABLES, STAGE, merge_stats, process_split
 from kgpipe.manifest import StageRecord, new_run_id
@@ -194,9 +195,19 @@ def check_accounting(stats: list[dict], counts: dict[str, int]) -> None:
     rejects = sum(sum(row["rejects"].values()) for row in stats)
     if counts["rejects"] != rejects:
         raise AccountingError(f"rejects: wrote {counts['rejects']} rows, workers reported {rejects}")
+    infobox_rows = sum(row["infobox_rows"] for row in stats)
+    if counts["infobox"] != infobox_rows:
+        raise AccountingError(f"infobox: wrote {counts['infobox']} rows, workers reported {infobox_rows}")
+    for row in stats:   # every infobox parameter seen is a fact, unmapped, unlinked or unreadable
+        box = row["infobox"]
+        placed = sum(box.get(key, 0) for key in ("facts", "unmapped", "unlinked", "unreadable"))
+        if placed != box.get("seen", 0):
+            raise AccountingError(f"{row['input']}: {box.get('seen', 0)} infobox parameters seen but {placed} "
+                                  "accounted for")
 
 
 def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = None) -> StageRecord:
+    load_mappings(cfg.infobox_mappings)   # a bad mapping file fails here, once, not in every worker
     with StageRun(ctx.warehouse, STAGE, ctx.run_id) as run:
         paths = resolve_inputs(inputs or cfg.inputs, ctx.cache_dir)
         splits = plan_splits(paths, cfg)
@@ -210,7 +221,8 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
     per_input = {row["input"]: {"pages_seen": row["seen"], "documents": row["documents"],
                                 "redirects": row["redirects"], "skipped_by_rule": sum(row["skipped"].values()),
                                 "rejects": sum(row["rejects"].values()), "skipped_by_reason": row["skipped"],
-                                "rejects_by_reason": row["rejects"], "links": row["links"]}
+                                "rejects_by_reason": row["rejects"], "links": row["links"],
+                                "infobox_parameters": row["infobox"]}
                  for row in sorted(stats, key=lambda r: r["input"])}
     return run.record(inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
                       outputs=counts, rejects=own_rejects)

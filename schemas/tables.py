@@ -110,29 +110,53 @@ _DEFINITIONS = [
         _c("title", pa.string(), "page title or headline, when it could be read"),
         _c("excerpt", pa.string(), "bounded excerpt of the offending input"),
     )),
-    TableSchema("mentions", 1, "Entity mentions found in sentences (NER or wiki link anchors).", (
-        _key("mention_id", "sha256[:32] of doc_id, start and end"),
+    TableSchema("infobox", 1, "Infobox parameters of wiki pages, one row per value item, DBpedia style "
+                              "(kgpipe/ingest/infobox.py): facts, and what could not be read, with why.", (
+        _key("doc_id", "document (wiki page) of the infobox"),
+        _c("template", pa.string(), "infobox template, normalised (infobox scientist)", False),
+        _c("infobox_class", pa.string(), "class the mappings give the template (Scientist); null when unmapped"),
+        _c("entity_type", pa.string(), "entity label of the page's subject for that class (PERSON, GPE, ...)"),
+        _c("parameter", pa.string(), "template parameter as written (birth_place)", False),
+        _c("parameter_index", pa.int32(), "position of the parameter among the page's infobox parameters", False),
+        _c("item_index", pa.int32(), "position of the item in the parameter's value (lists give several)", False),
+        _c("raw_value", pa.string(), "the parameter's wikitext without references and comments, bounded", False),
+        _c("status", pa.string(), "fact, unmapped (no property), unlinked (entity text naming no page), "
+                                  "unreadable (the kind's parser could not read it) or extra (a further item "
+                                  "of a single-valued date, number or quantity)", False),
+        _c("predicate", pa.string(), "canonical predicate (DBpedia ontology property), null when unmapped"),
+        _c("value", pa.string(), "the item: anchor text of an entity, ISO date, number, quantity, text"),
+        _c("value_type", pa.string(), "entity, date, number, quantity or string (facts only)"),
+        _c("target_title", pa.string(), "wiki title an entity item links to"),
+        _c("detail", pa.string(), "why an item is not a fact"),
+    )),
+    TableSchema("mentions", 2, "Entity mentions found in sentences (NER, wiki link anchors, infobox values).", (
+        _key("mention_id", "sha256[:32] of doc_id, start and end (infobox: also the origin and sentence_index)"),
         _key("doc_id", "document of the mention"),
         _key("sentence_id", "sha256[:32] of doc_id and sentence_index"),
-        _c("sentence_index", pa.int32(), "index of the sentence in the document", False),
-        _c("start", pa.int32(), "character offset in documents.text", False),
-        _c("end", pa.int32(), "end offset (exclusive) in documents.text", False),
+        _c("sentence_index", pa.int32(), "index of the sentence in the document; negative for an infobox "
+                                         "parameter's line (-1 - parameter_index)", False),
+        _c("start", pa.int32(), "character offset in documents.text (infobox: in the parameter's line)", False),
+        _c("end", pa.int32(), "end offset (exclusive), as start", False),
         _c("text", pa.string(), "surface text of the mention", False),
         _c("label", pa.string(), "entity type (PERSON, ORG, GPE, ...)", False),
         _c("link_target", pa.string(), "wiki title the mention links to, if it is an anchor"),
-        _c("origin", pa.string(), "'ner' or 'link'", False),
+        _c("origin", pa.string(), "'ner', 'link' or 'infobox'", False),
     )),
-    TableSchema("triples_raw", 1, "Facts extracted from one sentence, with full provenance.", (
+    TableSchema("triples_raw", 2, "Facts extracted from one sentence or infobox parameter, with full provenance.", (
         _key("triple_id", "sha256[:32] of sentence_id and the three spans"),
         _key("doc_id", "document of the evidence"),
-        _c("sentence_index", pa.int32(), "index of the sentence in the document", False),
-        _c("sentence_text", pa.string(), "the evidence sentence", False),
+        _c("sentence_index", pa.int32(), "index of the sentence in the document; negative for an infobox "
+                                         "parameter (-1 - parameter_index)", False),
+        _c("sentence_text", pa.string(), "the evidence sentence, or the infobox parameter as a line of text", False),
         _c("subject", pa.string(), "subject surface text", False),
-        _c("subject_start", pa.int32(), "subject offset in documents.text", False),
+        _c("subject_start", pa.int32(), "subject offset in documents.text (infobox: in sentence_text)", False),
         _c("subject_end", pa.int32(), "subject end offset", False),
         _c("subject_mention_id", pa.string(), "mention of the subject"),
-        _c("predicate", pa.string(), "normalized predicate: lowercase lemmas without auxiliaries, "
-                                     "particles and prepositions kept (found, born in, ceo of)", False),
+        _c("predicate", pa.string(), "the fact's predicate: a canonical property (birthPlace) where one "
+                                     "applies, else the surface predicate", False),
+        _c("surface_predicate", pa.string(), "what the source said: lowercase lemmas without auxiliaries, "
+                                             "particles and prepositions kept (found, born in, ceo of), or "
+                                             "the infobox parameter (birth_place)", False),
         _c("object", pa.string(), "object surface text", False),
         _c("object_start", pa.int32(), "object offset in documents.text", False),
         _c("object_end", pa.int32(), "object end offset", False),
@@ -143,13 +167,14 @@ _DEFINITIONS = [
         _c("extractor_version", pa.string(), "extractor version", False),
         _c("confidence", pa.float64(), "confidence in [0, 1]", False),
     )),
-    TableSchema("entities", 1, "Graph vertices: one canonical entity per row.", (
+    TableSchema("entities", 2, "Graph vertices: one canonical entity per row.", (
         _key("entity_id", "stable id of the canonical entity"),
         _c("canonical_name", pa.string(), "preferred display name", False),
         _c("entity_type", pa.string(), "entity type"),
         _c("aliases", pa.list_(ALIAS_COUNT), "surface forms with their mention counts"),
-        _c("type_votes", pa.list_(TYPE_COUNT), "NER labels of the mentions with their counts (entity_type is "
-                                              "their majority; kept so that increments can re-vote)"),
+        _c("type_votes", pa.list_(TYPE_COUNT), "NER labels of the mentions with their counts, infobox classes' "
+                                              "types as infobox:<label> (entity_type is the infobox vote's "
+                                              "majority, else the labels'; kept so that increments can re-vote)"),
         _c("wiki_title", pa.string(), "linked Wikipedia article, if any"),
         _c("mention_count", pa.int64(), "number of mentions resolved to the entity", False),
         _c("first_seen", TIMESTAMP, "earliest source_timestamp of a mention"),

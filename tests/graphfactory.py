@@ -51,7 +51,8 @@ def triple(subject: dict, predicate: str, obj: dict | str, confidence: float = 0
             "doc_id": subject["doc_id"], "sentence_index": sentence,
             "sentence_text": f"{subject['text']} {predicate} {o_text}.",
             "subject": subject["text"], "subject_start": subject["start"], "subject_end": subject["end"],
-            "subject_mention_id": subject["mention_id"], "predicate": predicate, "object": o_text,
+            "subject_mention_id": subject["mention_id"], "predicate": predicate, "surface_predicate": predicate,
+            "object": o_text,
             "object_start": o_start, "object_end": o_end, "object_mention_id": o_mid, "object_type": o_type,
             "qualifiers": list((qualifiers or {}).items()), "extractor": "test", "extractor_version": "1",
             "confidence": confidence}

@@ -22,7 +22,7 @@ def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
     assert manifest["status"] == "succeeded" and manifest["run_id"] in out
     assert {"run_id", "git", "packages", "config", "stages", "started_at", "finished_at"} <= set(manifest)
     stage = manifest["stages"]["ingest"]
-    assert stage["outputs"] == {"documents": 8, "redirects": 0, "links": 0, "rejects": 0}
+    assert stage["outputs"] == {"documents": 8, "redirects": 0, "links": 0, "infobox": 0, "rejects": 0}
     assert stage["seconds"] > 0 and manifest["packages"]["apache-beam"]
     per_input = stage["inputs"]["per_input"][str(NEWS_SAMPLE)]
     assert per_input["pages_seen"] == 8 and per_input["rejects"] == 0

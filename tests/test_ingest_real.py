@@ -47,6 +47,22 @@ def test_counts_match_the_manifest(real_run, enwiki, elwiki):
     assert warehouse.count("documents") == record.outputs["documents"]
 
 
+def test_infobox_parameters_are_all_accounted_for_and_checked_values_read_right(real_run, enwiki):
+    from kgpipe.evaluate.infobox import evaluate_warehouse
+    warehouse, record = real_run
+    box = record.inputs["per_input"][str(enwiki)]["infobox_parameters"]
+    assert box["seen"] > 1000 and box["seen"] == box["facts"] + box["unmapped"] + box["unlinked"] + box["unreadable"]
+    assert warehouse.count("infobox") == record.outputs["infobox"]
+    rows = warehouse.read("infobox").to_pylist()
+    titles = {d["doc_id"]: d["title"] for d in warehouse.read("documents", ["doc_id", "title"]).to_pylist()}
+    einstein = {(r["predicate"], r["target_title"] or r["value"]) for r in rows
+                if titles[r["doc_id"]] == "Albert Einstein" and r["status"] == "fact"}
+    assert {("birthPlace", "Ulm"), ("birthDate", "1879-03-14"), ("doctoralAdvisor", "Alfred Kleiner")} <= einstein
+    # the hand-checked values of kgpipe/data/eval/infobox-gold.jsonl (44 pages of this dump)
+    result = evaluate_warehouse(warehouse)
+    assert result["pages"] == 44 and result["precision"] >= 0.95 and result["recall"] >= 0.9
+
+
 def test_cleaned_text_of_a_known_article(real_run):
     warehouse, _ = real_run
     docs = {d["title"]: d for d in warehouse.read("documents").to_pylist()}

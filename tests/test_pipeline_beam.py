@@ -84,7 +84,7 @@ def test_shards_of_one_compressed_file_together_read_every_page(tmp_path: Path, 
 def test_stage_writes_schema_exact_tables_atomically_and_reruns_identically(small_inputs, tmp_path: Path, cfg):
     warehouse = Warehouse(tmp_path / "wh")
     first = run_stage(cfg, StageContext(warehouse, "run-1", str(tmp_path / "cache")), [str(p) for p in small_inputs])
-    assert first.outputs == {"documents": 2, "redirects": 1, "links": 1, "rejects": 2}
+    assert first.outputs == {"documents": 2, "redirects": 1, "links": 1, "infobox": 0, "rejects": 2}
     per_input = {Path(k).name: v for k, v in first.inputs["per_input"].items()}
     assert (per_input["wiki.xml"]["pages_seen"], per_input["wiki.xml"]["skipped_by_rule"]) == (4, 1)
     for name in ("documents", "redirects", "links", "rejects"):
@@ -115,12 +115,19 @@ def test_local_runs_never_try_to_fetch_the_prism_runner(small_inputs, tmp_path: 
 
 
 def test_accounting_check_catches_lost_records():
-    stats = [{"input": "x", "seen": 3, "documents": 1, "redirects": 0, "links": 0, "skipped": {}, "rejects": {"a": 1}}]
+    stats = [{"input": "x", "seen": 3, "documents": 1, "redirects": 0, "links": 0, "skipped": {}, "rejects": {"a": 1},
+              "infobox_rows": 2, "infobox": {"seen": 2, "facts": 1, "unmapped": 1, "unlinked": 0, "unreadable": 0}}]
+    counts = {"documents": 1, "redirects": 0, "links": 0, "infobox": 2, "rejects": 1}
     with pytest.raises(AccountingError, match="3 records seen but 2"):
-        check_accounting(stats, {"documents": 1, "redirects": 0, "links": 0, "rejects": 1})
+        check_accounting(stats, counts)
     stats[0]["seen"] = 2
     with pytest.raises(AccountingError, match="documents: wrote 0"):
-        check_accounting(stats, {"documents": 0, "redirects": 0, "links": 0, "rejects": 1})
+        check_accounting(stats, {**counts, "documents": 0})
+    with pytest.raises(AccountingError, match="infobox: wrote 1"):
+        check_accounting(stats, {**counts, "infobox": 1})
+    stats[0]["infobox"]["facts"] = 0
+    with pytest.raises(AccountingError, match="2 infobox parameters seen but 1"):
+        check_accounting(stats, counts)
 
 
 def test_schema_check_rejects_wrong_columns_and_nulls_in_required_columns(tmp_path: Path):

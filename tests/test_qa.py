@@ -329,3 +329,58 @@ def test_questions_are_parsed_with_the_configured_extract_pipeline():
         assert "ner" in qa._nlp().pipe_names
     finally:
         qa.configure(ExtractConfig())
+
+
+INFOBOX = [entity("e:einstein", "Albert Einstein", "PERSON", {"Albert Einstein": 6, "Einstein": 9}),
+           entity("e:ulm", "Ulm", "GPE", {"Ulm": 2}), entity("e:mileva", "Mileva Marić", "PERSON", {"Mileva Marić": 2}),
+           entity("e:algeria", "Algeria", "GPE", {"Algeria": 7}), entity("e:algiers", "Algiers", "GPE", {"Algiers": 3}),
+           entity("e:farm", "Animal Farm", "MISC", {"Animal Farm": 3}),
+           entity("e:orwell", "George Orwell", "PER", {"George Orwell": 2, "Orwell": 4})]
+BOX_EINSTEIN = ("d:einstein", -4, "Albert Einstein (infobox scientist): birth_place = Ulm")
+INFOBOX_EDGES = [
+    edge("e:einstein", "birthPlace", "e:ulm", BOX_EINSTEIN),
+    edge("e:einstein", "birthDate", None, ("d:einstein", -3, "Albert Einstein (infobox scientist): birth_date = "
+                                                             "1879-03-14"), literal="1879-03-14", object_type="date"),
+    edge("e:einstein", "spouse", "e:mileva", ("d:einstein", -9, "Albert Einstein (infobox scientist): spouse = "
+                                                                "Mileva Marić")),
+    edge("e:algeria", "capital", "e:algiers", ("d:algeria", -12, "Algeria (infobox country): capital = Algiers")),
+    edge("e:farm", "author", "e:orwell", ("d:farm", -2, "Animal Farm (infobox book): author = George Orwell")),
+    edge("e:algeria", "populationTotal", None, ("d:algeria", -30, "Algeria (infobox country): population_estimate = "
+                                                                  "40400000"), literal="40400000", object_type="number"),
+]
+
+
+@pytest.fixture(scope="module")
+def infobox_kg(tmp_path_factory) -> KnowledgeGraph:
+    """Facts of infoboxes: canonical properties (DBpedia names), subject first."""
+    root = tmp_path_factory.mktemp("qa-infobox")
+    warehouse = Warehouse(root, keep_versions=3)
+    write_table(warehouse, "documents", [document("d:einstein", "Albert Einstein"), document("d:algeria", "Algeria"),
+                                         document("d:farm", "Animal Farm")])
+    write_table(warehouse, "entities", INFOBOX)
+    write_table(warehouse, "edges", INFOBOX_EDGES)
+    ids = [e["entity_id"] for e in INFOBOX]
+    commit_vectors(warehouse, "embeddings", ids, [[float(i), 0.0] for i in range(len(ids))])
+    commit_vectors(warehouse, "relation_embeddings", ["birthPlace"], [[1.0, 0.0]])
+    run_stage(IndexConfig(), StageContext(warehouse, "idx-box", str(root / "cache")))
+    return KnowledgeGraph.load(root)
+
+
+@pytest.mark.parametrize("question, answer, text", [
+    ("Where was Albert Einstein born?", "Ulm", "Albert Einstein was born in Ulm"),
+    ("When was Einstein born?", "1879-03-14", "Albert Einstein was born on 1879-03-14"),
+    ("What is the population of Algeria?", "40400000", "Algeria's population total is 40400000"),
+    ("What is the capital of Algeria?", "Algiers", "Algeria's capital is Algiers"),
+    ("Who wrote Animal Farm?", "George Orwell", "Animal Farm was written by George Orwell"),
+    ("Who was Albert Einstein married to?", "Mileva Marić", "Albert Einstein was married to Mileva Marić"),
+])
+def test_infobox_properties_answer_questions_and_read_as_english(infobox_kg, question, answer, text):
+    result = qa.answer(infobox_kg, question)
+    assert result["known"] and result["answer"] == answer, result["reasoning"]
+    assert result["text"].startswith(text), result["text"]
+
+
+def test_a_property_is_not_read_backwards(infobox_kg):
+    # Algiers is the capital of Algeria, not the other way round; Ulm was not born in Einstein
+    assert qa.answer(infobox_kg, "What is the capital of Algiers?")["known"] is False
+    assert qa.answer(infobox_kg, "Where was Ulm born?")["known"] is False

@@ -111,6 +111,9 @@ def test_type_compatibility():
     assert majority_type(["PERSON", "PERSON", "ORG", "LINK", "DATE"]) == "PER"
     assert majority_type([("ORG", 2), ("GPE", 2)]) == "ORG"  # tie: PER > ORG > LOC > MISC
     assert majority_type(["LINK"]) is None
+    # an infobox's class says what the page's subject is: NER's votes count only without one
+    assert majority_type([("ORG", 40), ("PERSON", 3), ("infobox:PERSON", 1)]) == "PER"
+    assert majority_type([("ORG", 4), ("infobox:LINK", 2)]) == "ORG"     # an untyped infobox item does not vote
 
 
 # --------------------------------------------------------------------------- alias table

@@ -8,7 +8,7 @@ from schemas import TABLES, arrow_schema
 
 EXPECTED_TABLES = {"documents", "links", "redirects", "rejects", "mentions", "triples_raw", "aliases",
                    "mention_entities", "entity_keys", "entities", "edges", "entity_stats", "inferred_edges",
-                   "embeddings", "relation_embeddings", "labels"}
+                   "embeddings", "relation_embeddings", "labels", "infobox"}
 
 
 def test_every_table_of_the_pipeline_is_defined():

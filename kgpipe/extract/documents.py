@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from kgpipe.config import ExtractConfig
+from kgpipe.extract.infobox import InfoboxFact, infobox_records
 from kgpipe.extract.patterns import ParseContext, Triple, sentence_triples
 from kgpipe.extract.pii import mask_pii
 from kgpipe.extract.relation_model import classify_sentence, load_model
@@ -88,6 +89,8 @@ class DocumentInput:
     anchors: tuple[Anchor, ...] = ()
     language: str | None = "en"
     title: str | None = None
+    #: the page's infobox facts (kgpipe/extract/infobox.py), emitted with its rows
+    infobox: tuple[InfoboxFact, ...] = ()
 
 
 
@@ -326,6 +329,7 @@ def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, cfg: ExtractConfi
         "subject_end": se,
         "subject_mention_id": _find_mention(piece.mentions, t.subject_start, t.subject_end, t.subject_head),
         "predicate": t.predicate,
+        "surface_predicate": t.predicate,
         "object": text[os_:oe],
         "object_start": os_,
         "object_end": oe,
@@ -379,7 +383,8 @@ def extract_documents(nlp: "spacy.Language", documents: Iterable[DocumentInput],
                       cfg: ExtractConfig) -> Iterator[tuple[str, dict]]:
     """Yield ``(table, row)`` for ``mentions``, ``triples_raw`` and ``rejects``.
 
-    Rows match ``schemas.tables`` exactly; offsets are in document coordinates.
+    Rows match ``schemas.tables`` exactly; offsets are in document coordinates (infobox rows: in their
+    parameter's line, see :mod:`kgpipe.extract.infobox`).
     Never raises on bad documents (see the module docstring).
     """
     pending: list[tuple[str, dict]] = []  # rows produced while feeding (document rejects)
@@ -413,6 +418,8 @@ def extract_documents(nlp: "spacy.Language", documents: Iterable[DocumentInput],
         if state.done == len(state.pieces):
             yield from state.rows
             state.rows = []
+            if not state.failed and state.doc.infobox:
+                yield from infobox_records(state.doc.doc_id, state.doc.title or "", state.doc.infobox)
     if pending:
         yield from pending
         pending.clear()

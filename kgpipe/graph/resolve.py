@@ -211,17 +211,27 @@ def compatible(type_a: str | None, type_b: str | None) -> bool:
     return a == ANY or b == ANY or a == b
 
 
+#: prefix of the type votes an infobox's class casts for the page's subject (``infobox:PERSON``)
+INFOBOX_VOTE = "infobox:"
+
+
 def majority_type(labels: Iterable[Any]) -> str | None:
     """Entity type of a cluster or wiki title: the most frequent concrete coarse type among
     its mentions' labels (items are labels or ``(label, count)`` pairs). ANY and literal
-    labels do not vote. Ties: PER > ORG > LOC > MISC. None when nothing voted (unknown,
-    which :func:`link_mention` treats as compatible with everything)."""
+    labels do not vote. Votes of infobox classes (``infobox:PERSON``), where there are any,
+    decide alone: a page's infobox says what its subject is, NER guesses it from a context.
+    Ties: PER > ORG > LOC > MISC. None when nothing voted (unknown, which :func:`link_mention`
+    treats as compatible with everything)."""
     votes: Counter[str] = Counter()
+    infobox: Counter[str] = Counter()
     for item in labels:
         label, n = (item if isinstance(item, tuple) else (item, 1))
-        t = coarse_type(label)
+        label = str(label or "")
+        tally = infobox if label.startswith(INFOBOX_VOTE) else votes
+        t = coarse_type(label.removeprefix(INFOBOX_VOTE))
         if t is not None and t != ANY:
-            votes[t] += int(n)
+            tally[t] += int(n)
+    votes = infobox or votes
     if not votes:
         return None
     order = {"PER": 0, "ORG": 1, "LOC": 2, "MISC": 3}

@@ -27,6 +27,7 @@ from kgpipe.ingest.dumps import (
     scan_pages,
     split_redirect_target,
 )
+from kgpipe.ingest.infobox import InfoboxCounts, infobox_rows, load_mappings
 from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, InputSplit
 from kgpipe.ingest.news import (
     NewsArticle,
@@ -35,7 +36,7 @@ from kgpipe.ingest.news import (
     iter_jsonl_lines,
     read_text_article,
 )
-from kgpipe.ingest.wikitext import clean_wikitext
+from kgpipe.ingest.wikitext import clean_wikitext, parse_wikitext
 from kgpipe.stages import STAGES
 
 STAGE = "ingest"
@@ -55,21 +56,29 @@ class SplitCounter:
         self.links = 0
         self.skipped: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.infobox_rows = 0
+        self.infobox = InfoboxCounts()
 
     def as_row(self) -> Row:
+        infobox = {key: getattr(self.infobox, key) for key in ("seen", "facts", "unmapped", "unlinked", "unreadable")}
         return {"input": self.path, "seen": self.seen, "documents": self.documents,
-                "redirects": self.redirects, "links": self.links,
-                "skipped": dict(self.skipped), "rejects": dict(self.rejected)}
+                "redirects": self.redirects, "links": self.links, "infobox_rows": self.infobox_rows,
+                "skipped": dict(self.skipped), "rejects": dict(self.rejected), "infobox": infobox}
+
+
+#: per-input counts that add up, and counters (dicts) that merge key by key
+_SUMS = ("seen", "documents", "redirects", "links", "infobox_rows")
+_COUNTERS = ("skipped", "rejects", "infobox")
 
 
 def merge_stats(rows) -> Row:
     """Combine stats rows of the same input (associative, for Beam's CombinePerKey)."""
-    total: Row = {"seen": 0, "documents": 0, "redirects": 0, "links": 0, "skipped": {}, "rejects": {}}
+    total: Row = {**{key: 0 for key in _SUMS}, **{key: {} for key in _COUNTERS}}
     for row in rows:
         total["input"] = row.get("input", total.get("input"))
-        for key in ("seen", "documents", "redirects", "links"):
+        for key in _SUMS:
             total[key] += row[key]
-        for key in ("skipped", "rejects"):
+        for key in _COUNTERS:
             merged = Counter(total[key])
             merged.update(row[key])
             total[key] = dict(merged)
@@ -139,7 +148,8 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
     if not page.text.strip():
         yield out.reject(ref, "empty_page", "page has no wikitext", chunk.data, page.page_id, page.title)
         return
-    clean = clean_wikitext(page.text, site.namespaces)
+    code = parse_wikitext(page.text)
+    clean = clean_wikitext(page.text, site.namespaces, code)
     if not clean.text:
         yield out.reject(ref, "empty_after_cleaning", "no prose left after removing markup", page.text,
                          page.page_id, page.title)
@@ -156,6 +166,12 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
         count.links += 1
         yield "links", {"doc_id": doc_id, "anchor": link.anchor, "target_title": link.target,
                         "target_fragment": link.fragment, "start": link.start, "end": link.end}
+    if code is not None:
+        rows = infobox_rows(code, load_mappings(out.cfg.infobox_mappings), site.namespaces)
+        count.infobox.add(rows)
+        for row in rows:
+            count.infobox_rows += 1
+            yield "infobox", {"doc_id": doc_id, **row.__dict__}
 
 
 def _wiki_range_rows(split: InputSplit, start: int, end: int | None, out: _Emitter,

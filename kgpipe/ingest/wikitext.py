@@ -35,6 +35,7 @@ from mwparserfromhell.nodes import (
     Text,
     Wikilink,
 )
+from mwparserfromhell.wikicode import Wikicode
 
 __all__ = [
     "Namespaces",
@@ -768,7 +769,20 @@ def _plain_fallback(wikitext: str) -> CleanText:
     return _assemble(blocks)
 
 
-def clean_wikitext(wikitext: str, namespaces: Namespaces | None = None) -> CleanText:
+def parse_wikitext(wikitext: str) -> Wikicode | None:
+    """The page's parse tree, as :func:`clean_wikitext` and the infobox reader need it; None where
+    mwparserfromhell gives up (pathological nesting), and the cleaner falls back to plain text.
+
+    ``skip_style_tags=True``: bold/italic quote runs stay text (removed in ``_Walker._text``).  Parsed as
+    tags, one unbalanced italic can swallow a following </ref> or a whole table and leak markup into the
+    text (seen on real pages: Aristotle, Azerbaijan, Alabama)."""
+    try:
+        return mwparserfromhell.parse(wikitext, skip_style_tags=True)
+    except Exception:  # includes RecursionError on pathological nesting
+        return None
+
+
+def clean_wikitext(wikitext: str, namespaces: Namespaces | None = None, code: Wikicode | None = None) -> CleanText:
     """Convert a page's wikitext into clean text, paragraphs and article links.
 
     Removed: templates and parser functions, template parameters, comments, <ref>s,
@@ -779,8 +793,9 @@ def clean_wikitext(wikitext: str, namespaces: Namespaces | None = None) -> Clean
     internal links (with link trails, pipe trick) and of links to other namespaces.
     A :class:`WikiLink` is emitted only for links into namespace 0 of this wiki.
 
-    ``namespaces`` defaults to :meth:`Namespaces.english_default`.  Never raises: if
-    parsing or walking fails the input is returned as plain text paragraphs.
+    ``namespaces`` defaults to :meth:`Namespaces.english_default`; ``code`` is the page already parsed
+    by :func:`parse_wikitext`.  Never raises: if parsing or walking fails the input is returned as plain
+    text paragraphs.
     """
     try:
         if not isinstance(wikitext, str):
@@ -789,11 +804,9 @@ def clean_wikitext(wikitext: str, namespaces: Namespaces | None = None) -> Clean
         return CleanText("", (), ())
     ns = namespaces if namespaces is not None else Namespaces.english_default()
     try:
-        # skip_style_tags=True: bold/italic quote runs stay text (removed in
-        # _Walker._text).  Parsed as tags, one unbalanced italic can swallow a
-        # following </ref> or a whole table and leak markup into the text (seen on
-        # real pages: Aristotle, Azerbaijan, Alabama).
-        code = mwparserfromhell.parse(wikitext, skip_style_tags=True)
+        code = code if code is not None else parse_wikitext(wikitext)
+        if code is None:
+            raise ValueError("unparsable wikitext")
         walker = _Walker(ns)
         walker.nodes(code.nodes)
         walker._finish()

@@ -85,16 +85,21 @@ def _read_labels(warehouse: Warehouse) -> list[dict]:
 
 
 def _sample_sentences(warehouse: Warehouse, limit: int, seed: int) -> dict[tuple[str, int], int]:
-    """(doc_id, sentence_index) -> a character offset inside the sentence (document coordinates)."""
+    """(doc_id, sentence_index) -> a character offset inside the sentence (document coordinates). Sentences
+    of the text only: an infobox parameter's line (negative index) is no prose to label."""
     anchors: dict[tuple[str, int], int] = {}
     counts: dict[tuple[str, int], int] = defaultdict(int)
     mentions = warehouse.read("mentions", ["doc_id", "sentence_index", "start"]).to_pydict()
     for doc_id, index, start in zip(mentions["doc_id"], mentions["sentence_index"], mentions["start"]):
+        if index < 0:
+            continue
         key = (doc_id, index)
         counts[key] += 1
         anchors[key] = min(anchors.get(key, start), start)
     triples = warehouse.read("triples_raw", ["doc_id", "sentence_index", "subject_start"]).to_pydict()
     for doc_id, index, start in zip(triples["doc_id"], triples["sentence_index"], triples["subject_start"]):
+        if index < 0:
+            continue
         key = (doc_id, index)
         counts[key] += 2
         anchors[key] = min(anchors.get(key, start), start)

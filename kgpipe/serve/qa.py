@@ -64,7 +64,9 @@ from typing import Any
 from kgpipe.config import ExtractConfig
 from kgpipe.errors import CommandError
 from kgpipe.extract.nlp import load_nlp
+from kgpipe.extract.text import split_property
 from kgpipe.graph.resolve import normalize_surface
+from kgpipe.ingest.infobox import load_mappings
 
 NOT_KNOWN = "not known"
 
@@ -136,7 +138,8 @@ PARAPHRASES = {
     "author": {"write"}, "write": {"author"}, "composer": {"compose"}, "compose": {"write"},
     "headquarters": {"headquartered", "headquarter", "base"}, "headquartered": {"base"},
     "found": {"establish", "founder"}, "establish": {"found"}, "founder": {"found"},
-    "direct": {"director"}, "director": {"direct"}, "publish": {"publisher"}, "publisher": {"publish"},
+    "direct": {"director"}, "director": {"direct"}, "publish": {"publisher", "publication"}, "publisher": {"publish"},
+    "publication": {"publish"},
     "live": {"reside"}, "reside": {"live"}, "move": {"relocate", "emigrate"},
     "locate": {"located", "situate", "lie"}, "located": {"locate", "situate"},
     "lead": {"head", "leader"}, "head": {"lead"}, "leader": {"lead"},
@@ -289,10 +292,57 @@ def _cased(word: str, evidence: Iterable[str]) -> str:
     return word
 
 
+#: how canonical properties (DBpedia names: infobox facts) are said; the others read "X's <property> is Y"
+CANONICAL_PHRASES = {
+    "birthPlace": "was born in", "birthDate": "was born on", "deathPlace": "died in", "deathDate": "died on",
+    "spouse": "was married to",
+    "author": "was written by", "writer": "was written by", "director": "was directed by",
+    "producer": "was produced by", "composer": "was composed by", "publisher": "was published by",
+    "founder": "was founded by", "influencedBy": "was influenced by",
+    "influenced": "influenced", "namedAfter": "is named after", "knownFor": "is known for",
+}
+#: question words of the wh-word's own kind, which a property's name may carry ("birth place", "birth date")
+WH_NOUNS = {PLACE: frozenset({"place", "location", "site"}), DATE: frozenset({"date", "year", "day", "time"})}
+
+
+@functools.lru_cache(maxsize=1)
+def _canonical_properties() -> frozenset[str]:
+    mappings = load_mappings()
+    return frozenset(p.predicate for props in mappings.properties.values() for p in props.values())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a canonical property reads as a predicate of the extractor's kind: ``words`` as a relation
+    phrase, and whether the phrase runs from the fact's object to its subject (``capital(Algeria, Algiers)``
+    reads "Algiers capital of Algeria")."""
+    words: str
+    inverse: bool
+
+
+def canonical_reading(predicate: str) -> Reading | None:
+    """None for an extractor's predicate; else the phrase the question analysis reads the property as: its
+    English phrase where it has one ("born in" for birthPlace: the question's verb has the property's
+    subject as its own), else a property named as a noun is "<noun> of" its subject ("capital of" Algeria)
+    and one named as "... by" or a participle reads as it is."""
+    if predicate not in _canonical_properties() and not any(c.isupper() for c in predicate[1:]):
+        return None
+    phrase = CANONICAL_PHRASES.get(predicate)
+    if phrase:
+        return Reading(re.sub(r"^(?:was|is|were|are) ", "", phrase), False)
+    words = split_property(predicate)
+    head = words.split()[0] if words else ""
+    if words.endswith(" by") or _is_participle(head):
+        return Reading(words, False)
+    return Reading(f"{words} of", True)
+
+
 def verb_phrase(predicate: str, evidence: Iterable[str] = ()) -> str:
     """English for a predicate between subject and object: ``found`` -> "founded", ``born in`` -> "was
     born in", ``capital of`` -> "is the capital of", ``become ceo of`` -> "became CEO of",
-    ``be`` -> "is"."""
+    ``be`` -> "is"; a canonical property: its phrase, or "'s birth date is"."""
+    if canonical_reading(predicate) is not None:
+        return CANONICAL_PHRASES.get(predicate) or f"'s {split_property(predicate)} is"
     evidence = list(evidence)
     words = [_cased(w, evidence) for w in predicate.split()]
     if not words:
@@ -595,8 +645,11 @@ def relation_score(analysis: Analysis, predicate: str) -> RelationMatch:
     """How well ``predicate`` names the question's relation: F-measure of the predicate's content words
     explained by the question's relation words (light verbs weigh LIGHT_WEIGHT) and of the question's
     words explained by the predicate (modifiers weigh half); same word form 1, paraphrase or converse
-    PARAPHRASE_WEIGHT; +0.1 when a preposition agrees, -0.05 when the predicate's does not."""
-    tokens = predicate.lower().split()
+    PARAPHRASE_WEIGHT; +0.1 when a preposition agrees, -0.05 when the predicate's does not. A canonical
+    property is read as its phrase (:func:`canonical_reading`); a word of the wh-word's kind in it ("place"
+    for where) is explained by the wh-word."""
+    reading = canonical_reading(predicate)
+    tokens = (reading.words if reading else predicate).lower().split()
     content = [t for t in tokens if t not in PREPOSITIONS]
     preps = [t for t in tokens if t in PREPOSITIONS]
     if not analysis.words:
@@ -617,8 +670,12 @@ def relation_score(analysis: Analysis, predicate: str) -> RelationMatch:
     matched_pred, matched_q = 0.0, [0.0] * len(analysis.words)
     total_pred = sum(LIGHT_WEIGHT if t in LIGHT_VERBS else 1.0 for t in content)
     hits, converse, direct = [], False, False
+    wh_nouns = WH_NOUNS.get(analysis.expects, frozenset()) if reading else frozenset()
     for t in content:
         weight = LIGHT_WEIGHT if t in LIGHT_VERBS else 1.0
+        if t in wh_nouns:
+            matched_pred += weight
+            continue
         t_forms = word_forms(t)
         best = 0.0
         for n, word in enumerate(analysis.words):
@@ -677,6 +734,9 @@ def _answer_side(fact: dict, anchor: str, expects: str) -> tuple[str, str | None
         return None
     if outgoing:
         if fact["object_type"] in ("date", "number", "quantity"):
+            if expects == THING and fact["object_type"] != "date" and canonical_reading(fact["predicate"]):
+                # "What is the population of Algeria?": a property's number is what a "what" asks for
+                return fact["object"], None, "object", 1.0
             return None
         if fact["object_id"]:
             return (display_name(fact["object"]), fact["object_id"], "object",
@@ -714,6 +774,10 @@ def _work_by(predicate: str) -> bool:
 
 def _expected_direction(role: str | None, predicate: str, match: RelationMatch) -> str | None:
     """The direction ("out": the linked entity is the fact's subject) the question's syntax asks for."""
+    reading = canonical_reading(predicate)
+    if reading is not None:
+        want = _expected_direction(role, reading.words, match)
+        return {"out": "in", "in": "out"}.get(want) if reading.inverse else want
     if role is None or match.symmetric:
         return None
     if role == "passive":
@@ -767,7 +831,9 @@ def _candidates(kg, analysis: Analysis) -> list[Candidate]:
                 elif analysis.expects == YESNO:
                     continue
                 want = _expected_direction(span.get("role"), fact["predicate"], match)
-                if want is not None and want != direction:
+                # a property's literal value is its object whatever the question's syntax: no converse to drop
+                literal_property = fact["object_type"] != "entity" and canonical_reading(fact["predicate"])
+                if want is not None and want != direction and not literal_property:
                     # read against the question's syntax a fact answers the converse question: "Who was
                     # Apollo the son of?" is not answered by "Asclepius son of Apollo"
                     continue
@@ -867,7 +933,7 @@ def realise(subjects: list[str], predicate: str, objects: list[str], evidence: I
             when: str | None = None) -> str:
     """One English sentence for facts sharing a predicate: ``["Steve Jobs", "Steve Wozniak"], "found",
     ["Apple"]`` -> "Steve Jobs and Steve Wozniak founded Apple"; ``when`` adds "in 1976"."""
-    sentence = f"{_join(subjects)} {verb_phrase(predicate, evidence)} {_join(objects)}"
+    sentence = f"{_join(subjects)} {verb_phrase(predicate, evidence)} {_join(objects)}".replace(" 's ", "'s ")
     if when:
         sentence += " " + _time_phrase(when)
     return sentence
