@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from kgpipe.config import ExtractConfig
+from kgpipe.extract.vocabulary import load_vocabulary
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import STAGES, StageContext
 from kgpipe.warehouse import StageRun
@@ -132,6 +133,7 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
     for table in ("documents", "links"):
         if not warehouse.exists(table):
             raise FileNotFoundError(f"extract needs the {table} table in {warehouse.root}: run `kgpipe ingest` first")
+    load_vocabulary(cfg.vocabulary)   # a bad vocabulary file fails here, once, not in every worker
     if cfg.relation_model:
         # the workers load the classifier themselves: check it once here (a missing or foreign
         # file fails the stage with one line) and hand them an absolute path

@@ -68,6 +68,9 @@ class ExtractConfig(_Section):
                                              description="a relation below this probability counts as 'no "
                                                          "relation'; default: the model's own (label.threshold "
                                                          "at training)")
+    vocabulary: str = Field("embedded:vocabulary", description="the relation vocabulary (YAML) that gives prose "
+                                                                 "facts their canonical predicates; embedded:"
+                                                                 "vocabulary = kgpipe/data/vocabulary.yaml")
     relation_keep_rejected: bool = Field(True, description="keep a kgpipe triple the classifier calls 'no "
                                                            "relation' (none of the target relations), with its "
                                                            "own predicate and confidence 1 - p(no relation); "

@@ -285,9 +285,13 @@ def test_evaluate_re_with_a_hand_made_extractor(tmp_path: Path):
     assert only_pair["entries"] == 1 and "strict" not in only_pair and only_pair["pair"]["tp"] == 2
 
 
-def test_kgpipe_adapter_uses_triples_from_doc(monkeypatch, nlp):
-    monkeypatch.setattr(relations, "triples_from_doc", lambda doc: [
-        types.SimpleNamespace(subject=doc[0].text, predicate="p", object=doc[-2].text)])
+def test_kgpipe_adapter_runs_the_extract_path(monkeypatch, nlp):
+    def extract_documents(nlp, documents, cfg):
+        for document in documents:   # the stage's rows: the adapter keeps triples_raw, in order
+            words = document.text.split()
+            yield "mentions", {}
+            yield "triples_raw", {"subject": words[0], "predicate": "p", "object": words[-1].strip(".")}
+    monkeypatch.setattr(relations, "extract_documents", extract_documents)
     extract = relations.EXTRACTORS["kgpipe"](nlp)
     assert extract("Alan Bean was born in Wheeler.") == [("Alan", "p", "Wheeler")]
     assert set(relations.EXTRACTORS) == {"kgpipe", "all_pairs", "textacy_svo"}
@@ -335,3 +339,12 @@ def test_evaluate_re_all_pairs_on_the_first_100_dev_entries(nlp):
     result = relations.evaluate_re(need_shared(WEBNLG_DEV), relations.EXTRACTORS["all_pairs"](nlp), max_entries=100)
     assert result["entries"] == 100 and result["extractor"] == "all_pairs"
     assert result["pair"]["recall"] > 0 and result["pair"]["tp"] >= result["strict"]["tp"]
+
+
+def test_canonical_protocol_wants_the_property_itself_in_the_gold_direction():
+    gold = ("Alan_Bean", "birthPlace", "Wheeler,_Texas")
+    assert relations.canonical_match(("Alan Bean", "birthPlace", "Wheeler, Texas"), gold)
+    assert relations.canonical_match(("Alan Bean", "birth_place", "Wheeler"), gold)       # case, separators
+    assert not relations.canonical_match(("Alan Bean", "born in", "Wheeler"), gold)       # a phrase is not it
+    assert not relations.canonical_match(("Wheeler", "birthPlace", "Alan Bean"), gold)    # nor the other way
+    assert relations.strict_match(("Alan Bean", "birthPlace", "Wheeler"), gold)           # strict reads words

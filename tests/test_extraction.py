@@ -375,11 +375,12 @@ def test_extract_documents_end_to_end(nlp):
     triples = [(t["doc_id"], t["sentence_index"], t["subject"], t["predicate"], t["object"],
                 t["object_type"], t["qualifiers"]) for t in out["triples_raw"]]
     assert triples == [
-        ("wiki-1", 1, "Marie Curie", "born in", "Warsaw", "entity", {}),
+        ("wiki-1", 1, "Marie Curie", "birthPlace", "Warsaw", "entity", {}),   # the vocabulary's property
         ("wiki-1", 1, "Marie Curie", "discover", "polonium", "entity", {"time": "1898"}),
         ("wiki-1", 2, "Marie Curie", "receive", "Nobel Prize in Physics", "entity", {"time": "1903"}),
         ("news-1", 0, "Acme Corp", "hire", "Jane Doe", "entity", {"time": "2021"}),
     ]
+    assert [t["surface_predicate"] for t in out["triples_raw"]] == ["born in", "discover", "receive", "hire"]
     for t in out["triples_raw"]:
         doc = CURIE if t["doc_id"] == "wiki-1" else NEWS
         assert doc.text[t["subject_start"]:t["subject_end"]] == t["subject"]
@@ -437,8 +438,9 @@ def test_sentence_too_long_rejected_rest_kept(nlp):
     assert [(r["input_ref"], r["reason"], r["native_id"]) for r in out["rejects"]] == [
         ("long-1#s1", "sentence_too_long", "long-1")]
     assert out["rejects"][0]["excerpt"] == long_sentence[:300]
-    assert [(t["sentence_index"], t["subject"]) for t in out["triples_raw"]] == [
-        (0, "Steve Jobs"), (2, "Bill Gates")]
+    # "X founded Y" is founder(Y, X)
+    assert [(t["sentence_index"], t["subject"], t["predicate"], t["object"]) for t in out["triples_raw"]] == [
+        (0, "Apple", "founder", "Steve Jobs"), (2, "Microsoft", "founder", "Bill Gates")]
     assert not any(m["sentence_index"] == 1 for m in out["mentions"])
 
 
@@ -450,8 +452,8 @@ def test_long_paragraph_is_cut_at_sentence_boundary(nlp):
     assert len(triples) == 6 and len({t["sentence_index"] for t in triples}) == 6
     for t in triples:
         assert t["sentence_text"] == "Steve Jobs founded Apple in 1976."
-        assert doc.text[t["subject_start"]:t["subject_end"]] == "Steve Jobs"
-        assert doc.text[t["object_start"]:t["object_end"]] == "Apple"
+        assert doc.text[t["subject_start"]:t["subject_end"]] == "Apple"   # founder(Apple, Steve Jobs)
+        assert doc.text[t["object_start"]:t["object_end"]] == "Steve Jobs"
     # a paragraph without any sentence boundary is cut at whitespace
     words = make_doc("cut-2", [" ".join(["word"] * 100)])
     assert run(nlp, [words], max_paragraph_chars=64)["rejects"] == []
@@ -463,7 +465,9 @@ def test_control_characters_are_replaced_in_place(nlp):
     doc = DocumentInput("ctl-1", text, ((0, len(text)),))
     out = run(nlp, [doc])
     (t,) = out["triples_raw"]
-    assert (t["predicate"], text[t["object_start"]:t["object_end"]]) == ("found", "Apple")
+    assert (t["predicate"], t["surface_predicate"]) == ("founder", "found")
+    assert (text[t["subject_start"]:t["subject_end"]], text[t["object_start"]:t["object_end"]]) == (
+        "Apple", "Steve\x00 Jobs")
     assert all("\x00" not in r["sentence_text"] for r in out["triples_raw"])
 
 
@@ -527,3 +531,25 @@ def test_real_wikipedia_paragraphs(nlp):
         assert text[t["subject_start"]:t["subject_end"]] == t["subject"]
         assert text[t["object_start"]:t["object_end"]] == t["object"]
         assert t["sentence_text"] in text
+
+
+def test_the_vocabulary_turns_surface_predicates_into_properties_and_drops_light_ones(nlp):
+    text = ("George Orwell wrote Animal Farm. Algiers is the capital of Algeria. "
+            "Marie Curie was a Polish physicist. Aristotle was Plato's student.")
+    out = run(nlp, [DocumentInput("voc-1", text, ((0, len(text)),))])
+    facts = {(t["subject"], t["predicate"], t["object"], t["surface_predicate"]) for t in out["triples_raw"]}
+    assert ("Animal Farm", "author", "George Orwell", "write") in facts          # turned round
+    assert ("Algeria", "capital", "Algiers", "capital of") in facts
+    assert ("Marie Curie", "type", "Polish physicist", "be") in facts            # a class, not an entity
+    assert not any(t["predicate"] in ("be", "have") and t["object_type"] == "entity" for t in out["triples_raw"])
+
+
+def test_a_vocabulary_file_is_checked():
+    from kgpipe.extract.vocabulary import VocabularyError, parse_vocabulary
+    vocabulary = parse_vocabulary("light: [be]\nproperties:\n  p: {phrase: x, prose: {entity: [~a b, c]}}\n")
+    assert vocabulary.canonical("a b", "entity").inverse and not vocabulary.canonical("c", "entity").inverse
+    assert vocabulary.canonical("c", "date") is None and vocabulary.is_light("be")
+    with pytest.raises(VocabularyError, match="only entity objects"):
+        parse_vocabulary("properties:\n  p: {prose: {date: [~a]}}\n", "v.yaml")
+    with pytest.raises(VocabularyError, match="both p and q"):
+        parse_vocabulary("properties:\n  p: {prose: {entity: [a]}}\n  q: {prose: {entity: [a]}}\n", "v.yaml")

@@ -68,6 +68,7 @@ def rule(text: str):
     ("marry(x, y) -> marry(y, x)", "symmetric", ("marry",), "marry"),
     ("part of(x, y), part of(y, z) -> part of(x, z)", "transitive", ("part of", "part of"), "part of"),
     ("born in(x,y),located in(y,z)->born in(x,z)", "compose", ("born in", "located in"), "born in"),
+    ("birthPlace(x, y), location(y, z) -> birthPlace(x, z)", "compose", ("birthPlace", "location"), "birthPlace"),
     ("part of(x, y), part of(y, z) -> inside(x, z)", "compose", ("part of", "part of"), "inside"),
     ("  Born   In ( p , q ) ->  BORN in country(q , p)", "inverse", ("born in",), "born in country"),
 ])
@@ -81,8 +82,8 @@ def test_embedded_rules_cover_every_kind_with_extractor_predicates():
     assert {r.kind for r in rules} == set(KINDS)
     assert len({r.name for r in rules}) == len(rules)
     assert all(r.description for r in rules)
-    # predicates as kgpipe/extract/ writes them for "was born in", "is located in", ...
-    assert {("born in", "located in"), ("located in", "located in")} <= {r.body for r in rules}
+    # the vocabulary's properties, which prose ("was born in", "is located in") and infoboxes share
+    assert {("birthPlace", "location"), ("location", "location")} <= {r.body for r in rules}
 
 
 def test_rules_from_a_file_and_unknown_settings(tmp_path):

@@ -38,6 +38,11 @@ Relation extraction (``evaluate_re``)
              location/country/isPartOf/..., "is from" -> origin/country/nationality/...):
              as a phrase inside a longer predicate, "in" would make the text between
              almost any two mentions match.
+  ``canonical`` subject and object match the gold's, in the gold's direction, and the
+             predicate IS the gold DBpedia property (case and separators aside:
+             ``birthPlace`` = ``birthplace``); no map from phrases to properties, so it
+             scores what the extractor's vocabulary (kgpipe/data/vocabulary.yaml) and the
+             relation classifier name, nothing the evaluation adds.
 
   Matching is one-to-one within an entry, greedy in the extractor's order: each
   predicted triple takes the first still unmatched gold triple it matches. Scores are
@@ -57,7 +62,7 @@ Baseline extractors (``EXTRACTORS``: name -> factory(nlp) -> extractor):
   0.17 instead of 0.09).
 * ``textacy_svo``: ``textacy.extract.subject_verb_object_triples`` as is (its subject and
   object are head tokens plus what textacy attaches, joined with spaces).
-* ``kgpipe``: ``kgpipe.extract.patterns.triples_from_doc`` on ``nlp(text)``.
+* ``kgpipe``: the extract stage's path (``kgpipe.extract.documents.extract_documents``) on the text.
 """
 from __future__ import annotations
 
@@ -70,14 +75,14 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from kgpipe.config import ExtractConfig
 from kgpipe.evaluate.scores import prf
+from kgpipe.extract.documents import DocumentInput, extract_documents
 from kgpipe.extract.nlp import load_nlp
 from kgpipe.extract.patterns import (
     candidate_mentions,
     triples_by_sentence,
-    triples_from_doc,
 )
 from kgpipe.extract.relation_model import classify_sentence
-from kgpipe.extract.text import match_tokens, split_property
+from kgpipe.extract.text import is_property, match_tokens, split_property
 
 if TYPE_CHECKING:  # pragma: no cover
     import spacy
@@ -372,7 +377,9 @@ def _words_match(a: frozenset[str], b: frozenset[str]) -> bool:
 def predicate_matches(predicate: str, prop: str) -> bool:
     """The predicate shares a content word with the split property (equal lemma or a common
     prefix of >= 5 letters), or names the property through ``RELATION_ALIASES`` (a phrase
-    inside the predicate) or ``PREDICATE_ALIASES`` (the whole predicate)."""
+    inside the predicate) or ``PREDICATE_ALIASES`` (the whole predicate). A canonical predicate
+    (``birthPlace``) is read as its words."""
+    predicate = split_property(predicate) if is_property(predicate) else predicate
     pred = _lemmas(predicate)
     if not pred:
         return False
@@ -389,7 +396,20 @@ def strict_match(predicted: Triple3, gold: Triple3) -> bool:
     return pair_match(predicted, gold) and predicate_matches(predicted[1], gold[1])
 
 
-PROTOCOLS: dict[str, Callable[[Triple3, Triple3], bool]] = {"pair": pair_match, "strict": strict_match}
+def _property_key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def canonical_match(predicted: Triple3, gold: Triple3) -> bool:
+    """The pair matches in the gold's direction, and the predicate is the gold's DBpedia property itself
+    (case and separators aside: ``birthPlace`` = ``birthplace``); no map from phrases to properties."""
+    ps, pp, po = predicted
+    return (strings_match(ps, clean_entity(gold[0])) and strings_match(po, clean_entity(gold[2]))
+            and _property_key(pp) == _property_key(gold[1]))
+
+
+PROTOCOLS: dict[str, Callable[[Triple3, Triple3], bool]] = {"pair": pair_match, "strict": strict_match,
+                                                             "canonical": canonical_match}
 
 
 def match_one_to_one(predicted: Sequence[Triple3], gold: Sequence[Triple3],
@@ -415,7 +435,7 @@ def _dedupe(triples: Iterable[Sequence[str]]) -> list[Triple3]:
 
 
 def score_re(pairs: Iterable[tuple[Sequence[Triple3], Sequence[Triple3]]],
-             protocol_names: Sequence[str] = ("pair", "strict")) -> dict[str, dict]:
+             protocol_names: Sequence[str] = ("pair", "strict", "canonical")) -> dict[str, dict]:
     """Micro P/R/F1 per protocol over (predicted, gold) triple lists, one pair per entry."""
     unknown = [p for p in protocol_names if p not in PROTOCOLS]
     if unknown:
@@ -431,7 +451,7 @@ def score_re(pairs: Iterable[tuple[Sequence[Triple3], Sequence[Triple3]]],
 
 
 def evaluate_re(webnlg_path: str | Path, extractor: Extractor | str,
-                protocol_names: Sequence[str] = ("pair", "strict"), *,
+                protocol_names: Sequence[str] = ("pair", "strict", "canonical"), *,
                 nlp: "spacy.Language | None" = None, max_entries: int | None = None,
                 name: str | None = None) -> dict:
     """Score ``extractor`` (a callable, or a name in ``EXTRACTORS``) on WebNLG entries."""
@@ -464,7 +484,7 @@ def webnlg_key(entry: WebNLGEntry) -> str:
 
 
 def evaluate_re_with_model(webnlg_path: str | Path, nlp: "spacy.Language", model, model_path: str = "",
-                           protocol_names: Sequence[str] = ("pair", "strict"), batch_size: int = 64,
+                           protocol_names: Sequence[str] = ("pair", "strict", "canonical"), batch_size: int = 64,
                            keep_rejected: bool = True, add_pairs: bool = True,
                            threshold: float | None = None) -> dict:
     """kgpipe with and without a trained relation classifier (``kgpipe.extract.relation_model.RelationModel``)
@@ -538,11 +558,15 @@ def textacy_svo_extractor(nlp: "spacy.Language") -> Extractor:
     return _named(extract, "textacy_svo")
 
 
-def kgpipe_extractor(nlp: "spacy.Language") -> Extractor:
-    """``kgpipe.extract.patterns.triples_from_doc`` as an evaluation extractor."""
+def kgpipe_extractor(nlp: "spacy.Language", cfg: ExtractConfig | None = None) -> Extractor:
+    """The extract stage's own path (:func:`kgpipe.extract.documents.extract_documents`: text preparation,
+    patterns, the vocabulary's properties) as an evaluation extractor."""
+    cfg = cfg or ExtractConfig()
 
     def extract(text: str) -> list[Triple3]:
-        return [(t.subject, t.predicate, t.object) for t in triples_from_doc(nlp(text))]
+        document = DocumentInput(doc_id="eval", text=text, paragraphs=((0, len(text)),))
+        return [(row["subject"], row["predicate"], row["object"])
+                for table, row in extract_documents(nlp, [document], cfg) if table == "triples_raw"]
     return _named(extract, "kgpipe")
 
 

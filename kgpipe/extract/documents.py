@@ -44,6 +44,7 @@ unexpected error inside one document drops its rows and emits one
 """
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
@@ -60,6 +61,7 @@ from kgpipe.extract.text import (
     script_ratio,
     split_long,
 )
+from kgpipe.extract.vocabulary import Vocabulary, load_vocabulary
 from kgpipe.ids import stable_id
 
 if TYPE_CHECKING:  # spaCy is imported lazily by load_nlp
@@ -67,10 +69,13 @@ if TYPE_CHECKING:  # spaCy is imported lazily by load_nlp
     from spacy.tokens import Doc, Span
 
 EXTRACTOR = "kgpipe-dep"
-EXTRACTOR_VERSION = "1"
+#: 2: canonical predicates (kgpipe/extract/vocabulary.py), surface predicate kept
+EXTRACTOR_VERSION = "2"
 #: ``triples_raw.extractor`` when ``extract.relation_model`` named and scored the triples
 EXTRACTOR_WITH_MODEL = "kgpipe-dep+relation-model"
 EXCERPT_CHARS = 300
+#: rejects reason of an entity-to-entity triple with a light predicate (kgpipe/data/vocabulary.yaml)
+LIGHT_PREDICATE = "light_predicate"
 STAGE = "extract"
 
 
@@ -308,14 +313,36 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
     if cfg.relation_model:
         triples = _classified(sent, triples, cfg)
     masks = piece.masks
+    vocabulary = load_vocabulary(cfg.vocabulary)
     for t in triples:
         if masks and (_overlaps(masks, t.subject_start, t.subject_end)
                       or _overlaps(masks, t.object_start, t.object_end)):
             continue
-        piece.st.rows.append(("triples_raw", _triple_row(piece, sentence, t, cfg)))
+        t, surface = canonical_triple(t, vocabulary)
+        if t.object_type == "entity" and vocabulary.is_light(t.predicate):
+            # "Alabama is a state": no relation between two entities; counted, not a fact of the graph
+            piece.st.rows.append(("rejects", _reject(
+                piece.st.doc, LIGHT_PREDICATE, f"a light predicate states no relation between two entities: "
+                f"{t.subject} | {t.predicate} | {t.object}", sentence.text,
+                input_ref=f"{piece.st.doc.doc_id}#s{sentence.index}")))
+            continue
+        piece.st.rows.append(("triples_raw", _triple_row(piece, sentence, t, surface, cfg)))
 
 
-def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, cfg: ExtractConfig) -> dict:
+def canonical_triple(t: Triple, vocabulary: Vocabulary) -> tuple[Triple, str]:
+    """The triple with its canonical predicate, turned round where the surface runs the other way, and its
+    surface predicate."""
+    canonical = vocabulary.canonical(t.predicate, t.object_type)
+    if canonical is None:
+        return t, t.predicate
+    if canonical.inverse:
+        t = dataclasses.replace(t, subject=t.object, subject_start=t.object_start, subject_end=t.object_end,
+                                subject_head=t.object_head, object=t.subject, object_start=t.subject_start,
+                                object_end=t.subject_end, object_head=t.subject_head)
+    return dataclasses.replace(t, predicate=canonical.predicate), t.predicate
+
+
+def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, surface: str, cfg: ExtractConfig) -> dict:
     offset, text = piece.offset, piece.st.text
     ss, se = t.subject_start + offset, t.subject_end + offset
     os_, oe = t.object_start + offset, t.object_end + offset
@@ -329,7 +356,7 @@ def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, cfg: ExtractConfi
         "subject_end": se,
         "subject_mention_id": _find_mention(piece.mentions, t.subject_start, t.subject_end, t.subject_head),
         "predicate": t.predicate,
-        "surface_predicate": t.predicate,
+        "surface_predicate": surface,
         "object": text[os_:oe],
         "object_start": os_,
         "object_end": oe,

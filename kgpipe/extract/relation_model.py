@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from kgpipe.errors import CommandError
 from kgpipe.extract.patterns import LITERAL_KINDS, Triple, candidate_mentions
-from kgpipe.extract.text import split_property
+from kgpipe.extract.text import is_property, split_property
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Span
@@ -58,9 +58,9 @@ class LabelError(CommandError, ValueError):
 
 
 def relation_predicate(relation: str) -> str:
-    """The predicate a relation becomes in triples: lower-case words, camelCase split
-    (``birthPlace`` -> ``birth place``, ``born in`` stays), like kgpipe's own predicates."""
-    return split_property(relation)
+    """The predicate a relation becomes in triples: a property of the vocabulary as it is (``birthPlace``),
+    a phrase as lower-case words (``Born In`` -> ``born in``), as the extractor writes its own."""
+    return relation if is_property(relation) else split_property(relation)
 
 
 

@@ -135,6 +135,15 @@ def match_tokens(text: str) -> tuple[str, ...]:
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
+_PROPERTY = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)+")
+
+
+def is_property(name: str) -> bool:
+    """Whether ``name`` is written as a property of the vocabulary (camelCase: ``birthPlace``), not as a
+    phrase of prose (``born in``)."""
+    return bool(_PROPERTY.fullmatch(name))
+
+
 def split_property(prop: str) -> str:
     """``birthPlace`` -> ``birth place``; ``associatedBand/associatedMusicalArtist`` too."""
     words: list[str] = []

@@ -11,12 +11,13 @@ A YAML mapping with one key, ``rules``: a list of rules, each with a unique ``na
 
     rules:
       - name: born_in_located
-        rule: "born in(x, y), located in(y, z) -> born in(x, z)"
+        rule: "birthPlace(x, y), location(y, z) -> birthPlace(x, z)"
         description: someone born in a city is born in the region that holds the city
 
 A rule is ``premises -> conclusion``; each atom is ``predicate(variable, variable)``.
-Predicates are the extractor's normalized phrases and may contain spaces ("born in",
-"ceo of"); they are compared after lowercasing and collapsing whitespace. Variables are
+Predicates are the vocabulary's properties (``birthPlace``, kgpipe/data/vocabulary.yaml) or the
+extractor's phrases, which may contain spaces ("born in", "ceo of"); phrases are compared after
+lowercasing and collapsing whitespace, property names as written. Variables are
 identifiers; only their positions matter. ``embedded:rules`` names the packaged default
 file ``kgpipe/data/rules.yaml``; any other setting is a file path.
 
@@ -73,6 +74,7 @@ import yaml
 
 from kgpipe.config import ReasonConfig
 from kgpipe.errors import CommandError
+from kgpipe.extract.text import is_property
 from kgpipe.ids import stable_id
 
 __all__ = [
@@ -133,7 +135,10 @@ class Rule:
 
 
 def normalize_predicate(text: str) -> str:
-    return " ".join(text.split()).lower()
+    """Whitespace collapsed; a phrase lowercased ("Born In" -> "born in"), a property name kept as written
+    ("birthPlace": the vocabulary's names are case-sensitive)."""
+    text = " ".join(text.split())
+    return text if is_property(text) else text.lower()
 
 
 def inferred_edge_id(subject_id: str, predicate: str, object_id: str) -> str:

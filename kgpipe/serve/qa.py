@@ -65,6 +65,7 @@ from kgpipe.config import ExtractConfig
 from kgpipe.errors import CommandError
 from kgpipe.extract.nlp import load_nlp
 from kgpipe.extract.text import split_property
+from kgpipe.extract.vocabulary import load_vocabulary
 from kgpipe.graph.resolve import normalize_surface
 from kgpipe.ingest.infobox import load_mappings
 
@@ -135,6 +136,8 @@ PARAPHRASES = {
     "die": {"death", "kill"}, "death": {"die"},
     "wife": {"marry", "spouse"}, "husband": {"marry", "spouse"}, "spouse": {"marry"},
     "marry": {"wife", "husband", "spouse"},
+    "mother": {"parent"}, "father": {"parent"}, "parent": {"mother", "father"},
+    "sister": {"sibling"}, "brother": {"sibling"}, "sibling": {"sister", "brother"},
     "author": {"write"}, "write": {"author"}, "composer": {"compose"}, "compose": {"write"},
     "headquarters": {"headquartered", "headquarter", "base"}, "headquartered": {"base"},
     "found": {"establish", "founder"}, "establish": {"found"}, "founder": {"found"},
@@ -292,23 +295,20 @@ def _cased(word: str, evidence: Iterable[str]) -> str:
     return word
 
 
-#: how canonical properties (DBpedia names: infobox facts) are said; the others read "X's <property> is Y"
-CANONICAL_PHRASES = {
-    "birthPlace": "was born in", "birthDate": "was born on", "deathPlace": "died in", "deathDate": "died on",
-    "spouse": "was married to",
-    "author": "was written by", "writer": "was written by", "director": "was directed by",
-    "producer": "was produced by", "composer": "was composed by", "publisher": "was published by",
-    "founder": "was founded by", "influencedBy": "was influenced by",
-    "influenced": "influenced", "namedAfter": "is named after", "knownFor": "is known for",
-}
 #: question words of the wh-word's own kind, which a property's name may carry ("birth place", "birth date")
 WH_NOUNS = {PLACE: frozenset({"place", "location", "site"}), DATE: frozenset({"date", "year", "day", "time"})}
 
 
-@functools.lru_cache(maxsize=1)
-def _canonical_properties() -> frozenset[str]:
+def _vocabulary():
+    return load_vocabulary(_pipeline.vocabulary)
+
+
+@functools.lru_cache(maxsize=4)
+def _canonical_properties(vocabulary: str) -> frozenset[str]:
+    """Properties of the vocabulary and of the infobox mappings: what canonical predicates facts carry."""
     mappings = load_mappings()
-    return frozenset(p.predicate for props in mappings.properties.values() for p in props.values())
+    return load_vocabulary(vocabulary).properties | {p.predicate for props in mappings.properties.values()
+                                                     for p in props.values()}
 
 
 @dataclass(frozen=True)
@@ -325,11 +325,12 @@ def canonical_reading(predicate: str) -> Reading | None:
     English phrase where it has one ("born in" for birthPlace: the question's verb has the property's
     subject as its own), else a property named as a noun is "<noun> of" its subject ("capital of" Algeria)
     and one named as "... by" or a participle reads as it is."""
-    if predicate not in _canonical_properties() and not any(c.isupper() for c in predicate[1:]):
+    if predicate not in _canonical_properties(_pipeline.vocabulary) and not any(c.isupper() for c in predicate[1:]):
         return None
-    phrase = CANONICAL_PHRASES.get(predicate)
+    phrase = _vocabulary().phrases.get(predicate)
     if phrase:
-        return Reading(re.sub(r"^(?:was|is|were|are) ", "", phrase), False)
+        words = re.sub(r"^(?:(?:was|is|were|are)\s+)?(?:(?:a|an|the)\b\s*)?", "", phrase).strip()
+        return Reading(words or "be", False)     # "is a": the class of the subject, what "What is X?" asks
     words = split_property(predicate)
     head = words.split()[0] if words else ""
     if words.endswith(" by") or _is_participle(head):
@@ -342,7 +343,7 @@ def verb_phrase(predicate: str, evidence: Iterable[str] = ()) -> str:
     born in", ``capital of`` -> "is the capital of", ``become ceo of`` -> "became CEO of",
     ``be`` -> "is"; a canonical property: its phrase, or "'s birth date is"."""
     if canonical_reading(predicate) is not None:
-        return CANONICAL_PHRASES.get(predicate) or f"'s {split_property(predicate)} is"
+        return _vocabulary().phrases.get(predicate) or f"'s {split_property(predicate)} is"
     evidence = list(evidence)
     words = [_cased(w, evidence) for w in predicate.split()]
     if not words:
