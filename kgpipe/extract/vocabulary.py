@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import yaml
 
 from kgpipe.errors import CommandError
+from kgpipe.packaged import read_setting_file
 
 EMBEDDED_VOCABULARY = "embedded:vocabulary"
 OBJECT_KINDS = ("entity", "date", "number", "quantity", "string")
@@ -56,16 +55,8 @@ class Vocabulary:
 def load_vocabulary(setting: str = EMBEDDED_VOCABULARY) -> Vocabulary:
     """The packaged vocabulary (``embedded:vocabulary``) or a YAML file of the same form, read once per
     process (every Spark worker and the service use it)."""
-    if setting == EMBEDDED_VOCABULARY:
-        text = (resources.files("kgpipe") / "data" / "vocabulary.yaml").read_text("utf-8")
-    elif setting.startswith("embedded:"):
-        raise VocabularyError(f"unknown embedded vocabulary {setting!r}; the packaged one is {EMBEDDED_VOCABULARY!r}")
-    else:
-        try:
-            text = Path(setting).read_text("utf-8")
-        except OSError as exc:
-            raise VocabularyError(f"cannot read the vocabulary {setting}: {exc}") from exc
-    return parse_vocabulary(text, setting)
+    return parse_vocabulary(*read_setting_file(setting, EMBEDDED_VOCABULARY, "vocabulary.yaml", "vocabulary",
+                                               "extract.vocabulary", VocabularyError))
 
 
 def parse_vocabulary(text: str, source: str = "") -> Vocabulary:

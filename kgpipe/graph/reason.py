@@ -66,8 +66,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
@@ -76,6 +74,7 @@ from kgpipe.config import ReasonConfig
 from kgpipe.errors import CommandError
 from kgpipe.extract.text import is_property
 from kgpipe.ids import stable_id
+from kgpipe.packaged import read_setting_file
 
 __all__ = [
     "EMBEDDED_RULES",
@@ -245,14 +244,8 @@ def parse_rules(text: str, source: str = "rules") -> list[Rule]:
 
 def load_rules(setting: str) -> list[Rule]:
     """The rules named by ``reason.rules``: ``embedded:rules`` or a file path."""
-    if setting == EMBEDDED_RULES:
-        return parse_rules((resources.files("kgpipe") / "data" / "rules.yaml").read_text("utf-8"), EMBEDDED_RULES)
-    if setting.startswith("embedded:"):
-        raise RuleError(f"unknown embedded rule file {setting!r}; the packaged one is {EMBEDDED_RULES!r}")
-    path = Path(setting)
-    if not path.is_file():
-        raise FileNotFoundError(f"rule file {path} not found (reason.rules)")
-    return parse_rules(path.read_text("utf-8"), str(path))
+    return parse_rules(*read_setting_file(setting, EMBEDDED_RULES, "rules.yaml", "rule file", "reason.rules",
+                                          RuleError))
 
 
 # --------------------------------------------------------------------------- reference evaluator

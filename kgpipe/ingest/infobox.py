@@ -36,8 +36,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
-from pathlib import Path
 
 import mwparserfromhell
 import yaml
@@ -46,6 +44,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from kgpipe.errors import CommandError
 from kgpipe.ingest.wikitext import Namespaces, normalize_title
+from kgpipe.packaged import read_setting_file
 
 EMBEDDED_MAPPINGS = "embedded:infobox-mappings"
 KINDS = ("entity", "date", "year", "number", "quantity", "string")
@@ -164,16 +163,8 @@ def parameter_key(name: str) -> str:
 def load_mappings(setting: str = EMBEDDED_MAPPINGS) -> Mappings:
     """The packaged mappings (``embedded:infobox-mappings``) or a YAML file of the same form (read once per
     process: every page of a worker uses them)."""
-    if setting == EMBEDDED_MAPPINGS:
-        text = (resources.files("kgpipe") / "data" / "infobox-mappings.yaml").read_text("utf-8")
-    elif setting.startswith("embedded:"):
-        raise MappingError(f"unknown embedded mappings {setting!r}; the packaged ones are {EMBEDDED_MAPPINGS!r}")
-    else:
-        try:
-            text = Path(setting).read_text("utf-8")
-        except OSError as exc:
-            raise MappingError(f"cannot read the infobox mappings {setting}: {exc}") from exc
-    return parse_mappings(text, setting)
+    return parse_mappings(*read_setting_file(setting, EMBEDDED_MAPPINGS, "infobox-mappings.yaml", "infobox mappings",
+                                             "ingest.infobox_mappings", MappingError))
 
 
 def parse_mappings(text: str, source: str = "") -> Mappings:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kgpipe.extract.patterns import Triple, triples_from_doc
@@ -17,6 +15,7 @@ from kgpipe.extract.relation_model import (
     sentence_pairs,
 )
 from kgpipe.ids import stable_id
+from kgpipe.packaged import read_setting_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Span
@@ -29,15 +28,8 @@ def load_relations(setting: str) -> list[str]:
 
     One relation a line; blank lines and ``#`` comments ignored; duplicates and the reserved
     ``no relation`` are errors."""
-    if setting == EMBEDDED_RELATIONS:
-        text, source = (resources.files("kgpipe") / "data" / "relations.txt").read_text("utf-8"), setting
-    elif setting.startswith("embedded:"):
-        raise LabelError(f"unknown embedded relation file {setting!r}; the packaged one is {EMBEDDED_RELATIONS!r}")
-    else:
-        path = Path(setting)
-        if not path.is_file():
-            raise FileNotFoundError(f"relation file {path} not found (label.relations)")
-        text, source = path.read_text("utf-8"), str(path)
+    text, source = read_setting_file(setting, EMBEDDED_RELATIONS, "relations.txt", "relation file",
+                                     "label.relations", LabelError)
     relations: list[str] = []
     for line_no, line in enumerate(text.splitlines(), 1):
         name = line.split("#", 1)[0].strip()
