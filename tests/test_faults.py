@@ -322,7 +322,7 @@ def small_fs(tmp_path):
 
 def _reason_warehouse(root: Path) -> Warehouse:
     from tests.test_reasoning import edge, warehouse_with
-    return warehouse_with(root, [edge("e1", "ada", "born in", "london"), edge("e2", "london", "located in", "england")])
+    return warehouse_with(root, [edge("e1", "ada", "birthPlace", "london"), edge("e2", "london", "location", "england")])
 
 
 def _fill(folder: Path) -> None:
