@@ -13,6 +13,7 @@ text length, not row count, so one long article does not make one slow task.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sys
@@ -26,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from kgpipe.config import ExtractConfig
+from kgpipe.extract.infobox import InfoboxFact
 from kgpipe.extract.vocabulary import load_vocabulary
 from kgpipe.manifest import StageRecord
 from kgpipe.stages import STAGES, StageContext
@@ -49,7 +51,6 @@ def _extract_partition(cfg: ExtractConfig):
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from kgpipe.extract.documents import Anchor, DocumentInput, extract_documents
-        from kgpipe.extract.infobox import InfoboxFact
         from kgpipe.extract.nlp import load_nlp
         nlp = load_nlp(cfg.model, tuple(cfg.disable))
         for batch in batches:
@@ -96,9 +97,8 @@ def balance_by_length(df: DataFrame, text_column: str, target_chars: int, min_pa
             .repartitionByRange(partitions, "bucket").drop("bucket"))
 
 
-#: the infobox columns a worker needs (the fields of kgpipe.extract.infobox.InfoboxFact)
-INFOBOX_FACT = ("template", "parameter", "parameter_index", "item_index", "predicate", "value", "value_type",
-                "target_title", "entity_type")
+#: the infobox columns a worker needs
+INFOBOX_FACT = tuple(f.name for f in dataclasses.fields(InfoboxFact))
 
 
 def extract(documents: DataFrame, links: DataFrame, cfg: ExtractConfig, infobox: DataFrame | None = None

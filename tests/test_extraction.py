@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import xml.etree.ElementTree as ET
 from collections import Counter
+from dataclasses import replace as dataclasses_replace
 
 import pyarrow as pa
 import pytest
@@ -553,3 +554,60 @@ def test_a_vocabulary_file_is_checked():
         parse_vocabulary("properties:\n  p: {prose: {date: [~a]}}\n", "v.yaml")
     with pytest.raises(VocabularyError, match="both p and q"):
         parse_vocabulary("properties:\n  p: {prose: {entity: [a]}}\n  q: {prose: {entity: [a]}}\n", "v.yaml")
+
+
+# --------------------------------------------------------------------------- the page's subject
+
+
+def _facts(out) -> set[tuple[str, str, str]]:
+    return {(t["subject"], t["predicate"], t["object"]) for t in out["triples_raw"]}
+
+
+def test_its_and_the_class_noun_mean_the_page_subject_in_later_paragraphs(nlp):
+    doc = make_doc("algeria", [
+        "Algeria, officially People's Democratic Republic of Algeria, is a sovereign state in North Africa.",
+        "Its capital and most populous city is Algiers. The state is bordered by Tunisia to the east.",
+        "The constitution was adopted in 1989. It established a parliament in Algiers."], title="Algeria")
+    out = run(nlp, [doc])
+    facts = _facts(out)
+    assert ("Algeria", "capital", "Algiers") in facts                     # "Its", two paragraphs later
+    assert ("Tunisia", "border", "Algeria") in facts                      # "The state"
+    first = next(m for m in out["mentions"] if m["sentence_index"] == 0 and m["text"] == "Algeria")
+    capital = next(t for t in out["triples_raw"] if t["predicate"] == "capital")
+    assert (capital["subject_start"], capital["subject_end"]) == (first["start"], first["end"])
+    assert capital["subject_mention_id"] == first["mention_id"] and capital["sentence_index"] == 1
+    # "It" after a sentence about another thing is not the page's subject
+    assert not any(t["subject"] == "Algeria" and t["sentence_index"] == 4 for t in out["triples_raw"])
+
+
+def test_a_persons_pronouns_follow_the_gender_the_page_uses(nlp):
+    doc = make_doc("einstein", [
+        "Albert Einstein (14 March 1879 – 18 April 1955) was a German-born theoretical physicist.",
+        "He was born in Ulm. His father was Hermann Einstein. In 1903 he married Mileva Marić.",
+        "She was born in Titel."], title="Albert Einstein")
+    facts = _facts(run(nlp, [doc]))
+    assert {("Albert Einstein", "birthDate", "14 March 1879"), ("Albert Einstein", "deathDate", "18 April 1955"),
+            ("Albert Einstein", "birthPlace", "Ulm"), ("Hermann Einstein", "child", "Albert Einstein"),
+            ("Albert Einstein", "spouse", "Mileva Marić")} <= facts
+    assert ("Albert Einstein", "birthPlace", "Titel") not in facts      # "She" is not the page's "he"
+
+
+def test_lead_sentence_dates_and_participles(nlp):
+    from kgpipe.extract.infobox import InfoboxFact
+    person = InfoboxFact("infobox scientist", "name", 0, 0, "name", "Alain Connes", "string",
+                         entity_type="PERSON", infobox_class="Scientist")
+    docs = [
+        make_doc("connes", ["Alain Connes (born 1 April 1947) is a French mathematician."], title="Alain Connes",
+                 infobox=(person,)),
+        make_doc("aristotle", ["Aristotle (Aristotélēs; 384–322 BC) was a Greek philosopher and scientist."],
+                 title="Aristotle", infobox=(dataclasses_replace(person, value="Aristotle"),)),
+        make_doc("farm", ["Animal Farm is an allegorical and dystopian novella by George Orwell, "
+                          "first published in England in 1945."], title="Animal Farm"),
+    ]
+    out = run(nlp, docs)
+    facts = _facts(out)
+    assert ("Alain Connes", "birthDate", "1 April 1947") in facts
+    aristotle = {(p, o) for s, p, o in facts if s == "Aristotle"}
+    assert ("deathDate", "322 BC") in aristotle and not any(p == "birthDate" for p, _ in aristotle)  # no era, no guess
+    assert ("Animal Farm", "author", "George Orwell") in facts
+    assert ("Animal Farm", "published in", "England") in facts      # the participle is about what the novella is

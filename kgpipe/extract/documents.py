@@ -45,13 +45,22 @@ unexpected error inside one document drops its rows and emits one
 from __future__ import annotations
 
 import dataclasses
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from kgpipe.config import ExtractConfig
 from kgpipe.extract.infobox import InfoboxFact, infobox_records
-from kgpipe.extract.patterns import ParseContext, Triple, sentence_triples
+from kgpipe.extract.patterns import (
+    THING_LABELS,
+    ArticleSubject,
+    ParseContext,
+    Triple,
+    class_nouns,
+    lead_subject,
+    sentence_triples,
+)
 from kgpipe.extract.pii import mask_pii
 from kgpipe.extract.relation_model import classify_sentence, load_model
 from kgpipe.extract.text import (
@@ -69,11 +78,14 @@ if TYPE_CHECKING:  # spaCy is imported lazily by load_nlp
     from spacy.tokens import Doc, Span
 
 EXTRACTOR = "kgpipe-dep"
-#: 2: canonical predicates (kgpipe/extract/vocabulary.py), surface predicate kept
-EXTRACTOR_VERSION = "2"
+#: 2: canonical predicates (kgpipe/extract/vocabulary.py), surface predicate kept;
+#: 3: article subject (pronouns, "the state"), lead dates and participles
+EXTRACTOR_VERSION = "3"
 #: ``triples_raw.extractor`` when ``extract.relation_model`` named and scored the triples
 EXTRACTOR_WITH_MODEL = "kgpipe-dep+relation-model"
 EXCERPT_CHARS = 300
+_PERSONAL_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
+_CAMEL_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 #: rejects reason of an entity-to-entity triple with a light predicate (kgpipe/data/vocabulary.yaml)
 LIGHT_PREDICATE = "light_predicate"
 STAGE = "extract"
@@ -122,7 +134,7 @@ def _reject(doc: DocumentInput | Any, reason: str, detail: str, excerpt: str,
 
 class _DocState:
     __slots__ = ("doc", "text", "pieces", "done", "sentence_index", "rows", "failed",
-                 "anchors", "anchor_starts", "masks")
+                 "anchors", "anchor_starts", "masks", "subject")
 
     def __init__(self, doc: DocumentInput, text: str, pieces: list[tuple[int, int]],
                  masks: list[tuple[int, int]]):
@@ -151,6 +163,8 @@ class _DocState:
         self.anchors = anchors
         self.anchor_starts = [a[0] for a in anchors]
         self.masks = masks
+        #: the page's subject in document coordinates and its mention, once the first sentence named it
+        self.subject: tuple[ArticleSubject, str] | None = None
 
 
 def prepare_document(doc: DocumentInput, cfg: ExtractConfig) -> tuple[_DocState | None, dict | None]:
@@ -228,7 +242,11 @@ def _open_piece(st: _DocState, offset: int, end_piece: int) -> _Piece:
     masks = [(a - offset, b - offset) for a, b in st.masks if a < end_piece and b > offset]
     if masks:
         anchors = [a for a in anchors if not _overlaps(masks, a[0], a[1])]
-    return _Piece(st, offset, st.text[offset:end_piece], anchors, masks)
+    piece = _Piece(st, offset, st.text[offset:end_piece], anchors, masks)
+    if st.subject is not None and st.subject[0].start < offset:   # named in an earlier piece
+        subject, mention_id = st.subject
+        piece.mentions.append((subject.start - offset, subject.end - offset, mention_id))
+    return piece
 
 
 def _take_inside(items: list, i: int, lo: int, hi: int, bounds: Callable[[Any], tuple[int, int]]
@@ -250,7 +268,8 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
     doc_id = st.doc.doc_id
     piece = _open_piece(st, offset, end_piece)
     masks = piece.masks
-    ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in piece.anchors], st.doc.title, piece.text)
+    ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in piece.anchors], st.doc.title, piece.text,
+                        st.subject[0].shifted(offset) if st.subject else None)
            if sdoc.has_annotation("DEP") else None)
     ents = [e for e in sdoc.ents if not (masks and _overlaps(masks, e.start_char, e.end_char))]
     ei = ai = 0
@@ -272,7 +291,54 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
             continue
         _add_mentions(piece, sentence, sent_ents, sent_anchors)
         if ctx is not None:
+            if sentence.index == 0:
+                st.subject = _article_subject(piece, sent, ctx)
+                ctx.subject = st.subject[0].shifted(offset) if st.subject else None
             _add_triples(piece, sentence, sent, ctx, cfg)
+
+
+def _article_subject(piece: _Piece, sent: "Span", ctx: ParseContext) -> tuple[ArticleSubject, str] | None:
+    """The page's subject as its first sentence names it, with the pronouns and class nouns that stand for
+    it later (see :class:`ArticleSubject`), in document coordinates; None when the sentence names no entity
+    with a mention, or one that is neither a person nor a thing. A person's pronouns are those of the gender
+    the page uses for most of its personal pronouns (none when it is unclear); a person's type comes from
+    the infobox when there is one, which NER gets wrong more often than the mapping."""
+    found = lead_subject(sent, ctx)
+    if found is None:
+        return None
+    start, end, head = (offset + piece.offset for offset in found)
+    mention = min((row for table, row in piece.st.rows    # the name's own mention, or NER's longer one
+                   if table == "mentions" and row["start"] == start and row["end"] >= end),
+                  key=lambda row: row["end"], default=None)
+    if mention is None:
+        return None
+    infobox = piece.st.doc.infobox
+    typed = next((fact.entity_type for fact in infobox if fact.entity_type), None)
+    kind = typed or mention["label"]
+    pronouns, personal = _person_pronouns(piece.st.text)
+    if kind == "PERSON" and not typed and personal < 2:
+        kind = "MISC"   # NER calls many a title a person; a page about a person says he or she
+    if kind in THING_LABELS or kind in ("LINK", "MISC"):
+        pronouns = frozenset({"it", "its"})
+    elif kind != "PERSON":
+        return None
+    nouns = class_nouns(sent, found[2]) | {words[-1].lower() for fact in infobox
+                                           for words in [_CAMEL_WORD.findall(fact.infobox_class or "")] if words}
+    return ArticleSubject(start, end, head, piece.st.text[start:end], pronouns, frozenset(nouns)), mention["mention_id"]
+
+
+def _person_pronouns(text: str) -> tuple[frozenset[str], int]:
+    """(he/him/his or she/her/hers, whichever a page uses at least twice as often as the other, else
+    nothing; how many of them it uses)."""
+    counts = {"he": 0, "she": 0}
+    for word in _PERSONAL_PRONOUN.findall(text):
+        counts["he" if word.lower() in ("he", "him", "his") else "she"] += 1
+    total = counts["he"] + counts["she"]
+    if counts["he"] >= max(2, 2 * counts["she"]):
+        return frozenset({"he", "him", "his"}), total
+    if counts["she"] >= max(2, 2 * counts["he"]):
+        return frozenset({"she", "her", "hers"}), total
+    return frozenset(), total
 
 
 def _anchor_label(sent_ents: list["Span"], s: int, e: int) -> str:

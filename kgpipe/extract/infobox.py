@@ -39,6 +39,7 @@ class InfoboxFact:
     value_type: str
     target_title: str | None = None
     entity_type: str | None = None
+    infobox_class: str | None = None
 
 
 def sentence_index(parameter_index: int) -> int:

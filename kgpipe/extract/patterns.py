@@ -70,9 +70,12 @@ over ``LONG_SENTENCE_TOKENS`` 60 tokens x``CTX_LONG_SENTENCE`` 0.9.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+
+from kgpipe.dates import date_at
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -134,6 +137,12 @@ _PRONOUN_LABEL = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERS
                   "his": "PERSON", "hers": "PERSON", "it": "ORG", "its": "ORG"}
 _REL_PRONOUNS = frozenset({"who", "whom", "which", "that", "whose"})
 _RESOLVE_SUBJ_LABELS = ("PERSON", "ORG")
+_TITLE_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
+_BORN = re.compile(r"\s*(?:born|b\.)\s+", re.IGNORECASE)
+_DASH = re.compile(r"\s*[–—]\s*|\s+-\s+|(?<=\d)-(?=\d)")
+#: NER labels of things "it" may stand for
+THING_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+                           "LANGUAGE"})
 _HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 
 
@@ -145,12 +154,39 @@ class _Arg(NamedTuple):
     factor: float
 
 
+class ArticleSubject(NamedTuple):
+    """What a page is about, as its first sentence names it ("Alabama is a state ..."): in a Wikipedia
+    article "it", "its", "he", "the state" mostly mean the page's subject, and its later paragraphs never
+    name it again, so paragraph-local resolution loses those facts ("Its capital is Montgomery")."""
+
+    start: int  # offsets in the parsed text; negative when the subject lies in an earlier piece
+    end: int
+    head: int
+    text: str
+    #: pronouns that can stand for the subject: {it, its}, or a person's he/his/him or she/her/hers
+    pronouns: frozenset[str]
+    #: lemmas of the subject's class nouns: "the state" means Alabama
+    nouns: frozenset[str]
+
+    @property
+    def person(self) -> bool:
+        return "it" not in self.pronouns
+
+    def arg(self, factor: float = ARG_PRONOUN) -> _Arg:
+        return _Arg(self.start, self.end, self.head, "entity", factor)
+
+    def shifted(self, by: int) -> "ArticleSubject":
+        return self._replace(start=self.start - by, end=self.end - by, head=self.head - by)
+
+
 class ParseContext:
     """Per-Doc lookups: entity and link of each token, pronoun antecedents."""
 
     def __init__(self, doc: "Doc", link_spans: Sequence[tuple[int, int]], title: str | None,
-                 text: str | None = None):
+                 text: str | None = None, subject: ArticleSubject | None = None):
         self.doc = doc
+        #: the page's subject, once its first sentence has named it (see :class:`ArticleSubject`)
+        self.subject = subject
         self.text = doc.text if text is None else text  # Doc.text is rebuilt on every access
         n = len(doc)
         self.ent: list[Any] = [None] * n
@@ -175,8 +211,15 @@ class ParseContext:
                 if any(t.dep_ in _SUBJ for t in e):
                     self._ante_subj.setdefault(e.label_, []).append((e.end_char, e))
 
-    def antecedent(self, tok: "Token") -> Any:
-        label = _PRONOUN_LABEL.get(tok.lower_)
+    def antecedent(self, tok: "Token") -> _Arg | None:
+        """What a pronoun stands for: the page's subject when the pronoun can mean it and no nearer
+        antecedent fits, else the nearest preceding entity of the paragraph of the pronoun's type
+        (grammatical subjects first), else None."""
+        word = tok.lower_
+        subject = self.subject
+        if subject is not None and word in subject.pronouns and not self._nearer_antecedent(tok):
+            return subject.arg()
+        label = _PRONOUN_LABEL.get(word)
         if label is None:
             return None
         for table in (self._ante_subj, self._ante):
@@ -184,8 +227,51 @@ class ParseContext:
             if cands:
                 k = bisect_right(cands, tok.idx, key=lambda c: c[0]) - 1
                 if k >= 0:
-                    return cands[k][1]
+                    ante = cands[k][1]
+                    return _Arg(ante.start_char, ante.end_char, ante.root.idx, "entity", ARG_PRONOUN)
         return None
+
+    def _nearer_antecedent(self, tok: "Token") -> bool:
+        """Whether something nearer than the page's subject can be what the pronoun means: an entity
+        of the pronoun's type that is a grammatical subject earlier in the same sentence ("Bohr said he
+        ..."), or, for "it"/"its", the grammatical subject of the previous sentence of the paragraph
+        when that is another thing ("The constitution was adopted in 1901. It ...")."""
+        label = _PRONOUN_LABEL.get(tok.lower_)
+        sent = tok.sent
+        for cand in self._ante_subj.get(label, ()):
+            span = cand[1]
+            if sent.start_char <= span.start_char and span.end_char <= tok.idx and not self.is_subject(span.root):
+                return True
+        if label != "ORG" or sent.start == 0:
+            return False
+        for t in self.doc[sent.start - 1].sent:
+            if t.dep_ in _SUBJ and t.head.dep_ == "ROOT":
+                return not (t.pos_ == "PRON" or self.is_subject(t)
+                            or (self.ent[t.i] is not None and self.ent[t.i].label_ not in THING_LABELS))
+        return False
+
+    def is_subject(self, tok: "Token") -> bool:
+        """Whether ``tok`` is (inside) the page's subject or a definite mention of its class ("the state")."""
+        subject = self.subject
+        if subject is None:
+            return False
+        return subject.start <= tok.idx < subject.end or self.class_reference(tok)
+
+    def class_reference(self, tok: "Token") -> bool:
+        """"the state" in the article Alabama: a bare definite noun of the subject's class."""
+        subject = self.subject
+        if subject is None or tok.pos_ != "NOUN" or tok.lemma_.lower() not in subject.nouns:
+            return False
+        if self.ent[tok.i] is not None or self.link[tok.i] is not None:
+            return False
+        deps = [c for c in tok.children if c.dep_ not in ("case", "punct")]
+        return len(deps) == 1 and deps[0].dep_ == "det" and deps[0].lower_ == "the"
+
+    def span_text(self, start: int, end: int) -> str:
+        """Text of an argument span; a negative start is the page's subject in an earlier paragraph."""
+        if start < 0 and self.subject is not None and (start, end) == (self.subject.start, self.subject.end):
+            return self.subject.text
+        return self.text[start:end]
 
 
 def _np_span(tok: "Token") -> tuple[int, int]:
@@ -205,10 +291,9 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
     """Argument headed by ``tok`` or None when it cannot be an argument."""
     doc = ctx.doc
     if tok.pos_ == "PRON" or tok.tag_ in ("PRP", "PRP$", "WP", "WP$", "WDT"):
-        ante = ctx.antecedent(tok)
-        if ante is None:
-            return None
-        return _Arg(ante.start_char, ante.end_char, ante.root.idx, "entity", ARG_PRONOUN)
+        return ctx.antecedent(tok)
+    if ctx.class_reference(tok):
+        return ctx.subject.arg()
     if tok.pos_ in ("DET", "PUNCT", "SPACE", "CCONJ", "ADP", "X") and ctx.link[tok.i] is None:
         return None
     link = ctx.link[tok.i]
@@ -325,8 +410,26 @@ def _subjects(v: "Token", depth: int = 0) -> tuple[list["Token"], bool]:
         subs, _ = _subjects(v.head, depth + 1)
         return subs, True
     if v.dep_ == "acl" and v.head.pos_ in ("NOUN", "PROPN"):
+        described = _described_by(v.head)
+        if described:
+            return described, True
         return [v.head], True
     return [], False
+
+
+def _described_by(noun: "Token") -> list["Token"]:
+    """Subjects that a class noun describes, so that a participle on the noun is about them: "Animal Farm
+    is a novella [by Orwell,] first published in 1945", "Actrius is a 1997 film directed by Ventura Pons"
+    (the noun itself, or an apposition or conjunct of it, is the attribute of "be")."""
+    n = noun
+    for _ in range(4):
+        if n.dep_ in ("appos", "conj") and n.head.i != n.i and n.head.pos_ in ("NOUN", "PROPN"):
+            n = n.head
+            continue
+        break
+    if n.dep_ == "attr" and n.head.lemma_.lower() == "be":
+        return [_resolve_rel(s) for c in n.head.children if c.dep_ in _SUBJ for s in _with_conj(c)]
+    return []
 
 
 def _rel_noun(n: "Token") -> str:
@@ -359,8 +462,8 @@ def _ent_text(tok: "Token", ctx: ParseContext) -> str:
 
 
 class _Collector:
-    def __init__(self, text: str, long_sentence: bool):
-        self.text = text
+    def __init__(self, ctx: ParseContext, long_sentence: bool):
+        self.ctx = ctx
         self.best: dict[tuple, Triple] = {}
         self.long = long_sentence
         self.guard = -1
@@ -374,7 +477,7 @@ class _Collector:
         g = self.guard  # char offset of the verb / relational noun: no argument may cover it
         if g >= 0 and (subj.start <= g < subj.end or obj.start <= g < obj.end):
             return  # an argument swallowed the predicate (long link anchors)
-        text = self.text
+        span_text = self.ctx.span_text
         conf = base * subj.factor * obj.factor * extra * (CTX_LONG_SENTENCE if self.long else 1.0)
         conf = round(min(1.0, max(0.0, conf)), 3)
         key = (subj.start, subj.end, pred, obj.start, obj.end)
@@ -382,8 +485,8 @@ class _Collector:
         if old is not None and old.confidence >= conf:
             return
         self.best[key] = Triple(
-            subject=text[subj.start:subj.end], subject_start=subj.start, subject_end=subj.end,
-            predicate=pred, object=text[obj.start:obj.end], object_start=obj.start,
+            subject=span_text(subj.start, subj.end), subject_start=subj.start, subject_end=subj.end,
+            predicate=pred, object=span_text(obj.start, obj.end), object_start=obj.start,
             object_end=obj.end, object_type=obj.kind, qualifiers=dict(qualifiers),
             confidence=conf, subject_head=subj.head, object_head=obj.head)
 
@@ -647,8 +750,51 @@ def _possessive_name(rel: "Token", ctx: ParseContext, col: _Collector) -> None:
     col.add(_arg(name, ctx, True), f"{_rel_noun(rel)} of", _arg(poss, ctx, False), BASE_SPECIFIC, {})
 
 
+def _lifespan(sent: "Span", ctx: ParseContext, col: _Collector) -> None:
+    """The dates in parentheses after a person's name in the lead sentence: "Albert Einstein (14 March 1879
+    – 18 April 1955) was ...", "Alain Connes (born 1 April 1947) is ...", "Ayn Rand (born Alisa Rosenbaum;
+    – March 6, 1982)". A year without the era its partner has ("384–322 BC") is left out, not guessed."""
+    subject, text = ctx.subject, ctx.text
+    if subject is None or not subject.person or not sent.start_char <= subject.start < sent.end_char:
+        return
+    opening = subject.end + len(text[subject.end:sent.end_char]) - len(text[subject.end:sent.end_char].lstrip())
+    closing = text.find(")", opening, sent.end_char)
+    if not text.startswith("(", opening) or closing < 0:
+        return
+    col.guard = -1
+    who = subject.arg(ARG_ENTITY)
+    start = opening + 1
+    for part in text[start:closing].split(";"):
+        end = start + len(part)
+        born = _BORN.match(text, start, end)
+        dash = _DASH.search(text, start, end)
+        if born:
+            dates = [("born", _whole_date(text, born.end(), end))]
+        elif dash:
+            dates = [("born", _whole_date(text, start, dash.start())), ("died", _whole_date(text, dash.end(), end))]
+            if dates[1][1] and dates[1][1][0].endswith("BC") and dates[0][1] and not dates[0][1][0].endswith("BC"):
+                dates = dates[1:]
+        else:
+            dates = []
+        for predicate, found in dates:
+            if found:
+                col.add(who, predicate, _Arg(found[1], found[2], found[1], "date", ARG_LITERAL), BASE_SPECIFIC, {})
+        start = end + 1
+
+
+def _whole_date(text: str, start: int, end: int) -> tuple[str, int, int] | None:
+    """(value, start, end) of the date that fills ``text[start:end]`` but for white space, else None."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    found = date_at(text[:end], start) if start < end else None
+    return (found[0], start, end) if found and found[1] == end else None
+
+
 def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
-    col = _Collector(ctx.text, len(sent) > LONG_SENTENCE_TOKENS)
+    col = _Collector(ctx, len(sent) > LONG_SENTENCE_TOKENS)
+    _lifespan(sent, ctx, col)
     for tok in sent:
         dep = tok.dep_
         pos = tok.pos_
@@ -669,6 +815,40 @@ def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
         elif dep == "compound" and pos in ("NOUN", "PROPN"):
             _possessive_name(tok, ctx, col)
     return sorted(col.best.values(), key=lambda t: (t.subject_start, t.object_start, t.predicate))
+
+
+def lead_subject(sent: "Span", ctx: ParseContext) -> tuple[int, int, int] | None:
+    """(start, end, head offset) of what a page's first sentence is about: the entity or link anchor that
+    reads as the page's title (without a trailing "(disambiguation)"-style qualifier), else the grammatical
+    subject of the sentence when that is an entity or link anchor ("Aldous Leonard Huxley (26 July 1894 ...)
+    was" in the article Aldous Huxley)."""
+    title = _TITLE_QUALIFIER.sub("", ctx.title or "")
+    spans = [(e.start, e.end) for e in sent.ents if e.label_ not in LITERAL_KINDS]
+    spans += sorted({ctx.link[i] for i in range(sent.start, sent.end) if ctx.link[i] is not None})
+    spans = [(s, next((i for i in range(s + 1, e) if ctx.doc[i].text == "("), e)) for s, e in spans]
+    for s, e in spans:   # NER runs "Aristotle (Aristotélēs" together; the name ends at the parenthesis
+        if title and ctx.doc[s:e].text.casefold() == title:
+            return ctx.doc[s].idx, ctx.doc[e - 1].idx + len(ctx.doc[e - 1]), ctx.doc[s:e].root.idx
+    for tok in sent:
+        if tok.dep_ in _SUBJ and tok.head.dep_ == "ROOT" and (ctx.ent[tok.i] is not None or ctx.link[tok.i]):
+            arg = _arg(tok, ctx, True)
+            if arg is not None and arg.kind == "entity" and arg.factor == ARG_ENTITY:
+                return arg.start, arg.end, arg.head
+            break
+    return None
+
+
+def class_nouns(sent: "Span", head: int) -> set[str]:
+    """Lemmas of the nouns that a page's first sentence says its subject (head token at char ``head``) is:
+    "Alabama is a state", "Aristotle was a Greek philosopher and scientist", "X is a drama film"."""
+    out: set[str] = set()
+    for tok in sent:
+        if tok.dep_ in _SUBJ and tok.left_edge.idx <= head <= tok.right_edge.idx and tok.head.lemma_ == "be":
+            for attr in (c for c in tok.head.children if c.dep_ == "attr"):
+                for noun in _with_conj(attr) + [c for c in attr.children if c.dep_ == "appos"]:
+                    if noun.pos_ == "NOUN" and noun.is_alpha:
+                        out.add(noun.lemma_.lower())
+    return out
 
 
 def triples_from_doc(doc: "Doc", link_spans: Sequence[tuple[int, int]] = (),

@@ -35,13 +35,13 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 
 import mwparserfromhell
 import yaml
 from mwparserfromhell.nodes import Comment, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
+from kgpipe.dates import date_from_text, iso_date
 from kgpipe.errors import CommandError
 from kgpipe.ingest.wikitext import Namespaces, normalize_title
 from kgpipe.packaged import read_setting_file
@@ -80,22 +80,12 @@ DATE_TEMPLATES = frozenset({"birth date", "birth date and age", "death date", "d
                             "release date", "start and end dates", "birth year and age", "death year and age",
                             "birth year", "death year", "date", "dts", "start-date", "end-date", "birth-date",
                             "death-date", "birth-date and age", "death-date and age"})
-_MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
-                                       "september", "october", "november", "december"], 1)}
-_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
-_MONTHS["sept"] = 9
 _NUMBER = re.compile(r"^[~≈c.\s]*(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*(?P<scale>million|billion|trillion)?"
                      r"\b", re.IGNORECASE)
 _SCALE = {"million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
 _UNIT = re.compile(r"^\s*(?P<unit>km2|km²|sq mi|mi2|mi²|km|mi|m|ft|kg|lb|cm|in|minutes|min|hours|h|years|"
                    r"US\$|\$|€|£|million|billion)", re.IGNORECASE)
 _CURRENCY = re.compile(r"^\s*(?P<cur>US\$|\$|€|£)\s*")
-_BC = re.compile(r"^(?:c\.\s*|circa\s+)?(?P<y>\d{1,4})\s*(?P<era>BC|BCE|AD|CE)\b", re.IGNORECASE)
-_ISO = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?\b")
-_DMY = re.compile(r"^(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]+)\.?,?\s+(?P<y>\d{3,4})\b")
-_MDY = re.compile(r"^(?P<mon>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{3,4})\b")
-_MY = re.compile(r"^(?P<mon>[A-Za-z]+)\.?\s+(?P<y>\d{3,4})\b")
-_YEAR = re.compile(r"^(?:c\.\s*|circa\s+)?(?P<y>\d{3,4})(?:s)?\b")
 _PARAM_NUMBER = re.compile(r"(?<=[^\W\d_])\d+$")
 _SEPARATORS = re.compile(r"\s*(?:<br\s*/?>|\n\s*[*#]\s*|\n)\s*", re.IGNORECASE)
 _PART_SEPARATORS = re.compile(r"(\s*[,;&]\s*|\s+and\s+)")
@@ -454,43 +444,7 @@ def _date_from_parts(parts: list[str]) -> str | None:
     numbers = [int(p) for p in parts if p.isdigit()]
     if not numbers:
         return None
-    return _iso(*numbers[:3])
-
-
-def _iso(year: int, month: int | None = None, day: int | None = None) -> str | None:
-    if not 1 <= year <= 9999:
-        return None
-    if month is None:
-        return f"{year:04d}"
-    if not 1 <= month <= 12:
-        return None
-    if day is None:
-        return f"{year:04d}-{month:02d}"
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
-def date_from_text(text: str) -> str | None:
-    """A written date at the start of ``text``: ``1 April 1947``, ``April 1, 1947``, ``1947-04-01``,
-    ``April 1947``, ``1947``, ``384 BC``; None when it starts with none of them."""
-    text = text.strip().lstrip("(").strip()
-    m = _BC.match(text)
-    if m:
-        era = m["era"].upper()
-        return f"{int(m['y'])} BC" if era in ("BC", "BCE") else _iso(int(m["y"]))
-    for pattern in (_ISO, _DMY, _MDY, _MY):
-        m = pattern.match(text)
-        if m:
-            groups = m.groupdict()
-            month = int(groups["m"]) if groups.get("m") else _MONTHS.get((groups.get("mon") or "").casefold())
-            if "mon" in groups and month is None:
-                continue
-            day = int(groups["d"]) if groups.get("d") else None
-            return _iso(int(groups["y"]), month, day)
-    m = _YEAR.match(text)
-    return _iso(int(m["y"])) if m else None
+    return iso_date(*numbers[:3])
 
 
 def parse_year(item: Wikicode, text: str) -> str | None:
