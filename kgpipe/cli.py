@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from kgpipe.config import Config, load_config
 from kgpipe.errors import CommandError
@@ -132,6 +133,10 @@ def _add_label_commands(sub) -> None:
                                                   "into the labels table")
     imported.add_argument("file", metavar="FILE")
     imported.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    distant = commands.add_parser("distant", help="label the sentences of each article that name an infobox "
+                                                  "fact's subject and object (distant supervision; human labels "
+                                                  "win)")
+    distant.add_argument("--warehouse", help=WAREHOUSE_HELP)
     train = commands.add_parser("train", help="fit the relation classifier on the labels")
     train.add_argument("--warehouse", help=WAREHOUSE_HELP)
 
@@ -235,20 +240,15 @@ def _evaluate_re(config: Config, args) -> dict:
         evaluate_re_with_model,
     )
     from kgpipe.extract.nlp import load_nlp
-    from kgpipe.extract.relation_model import RelationModel
     if args.extractor not in EXTRACTORS:
         raise CommandError(f"unknown extractor {args.extractor!r}; one of {', '.join(EXTRACTORS)}")
     nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
     result = evaluate_re(args.webnlg, EXTRACTORS[args.extractor](nlp))
     if args.relation_model:
-        try:
-            model = RelationModel.load(args.relation_model)
-        except FileNotFoundError as exc:
-            raise CommandError(str(exc)) from exc
-        extract = config.extract
-        result["relation_model"] = evaluate_re_with_model(
-            args.webnlg, nlp, model, args.relation_model, keep_rejected=extract.relation_keep_rejected,
-            add_pairs=extract.relation_add_pairs, threshold=extract.relation_threshold)
+        if not Path(args.relation_model).is_file():
+            raise CommandError(f"relation model {args.relation_model} not found (train one with `kgpipe label "
+                               "train`)")
+        result["relation_model"] = evaluate_re_with_model(args.webnlg, nlp, args.relation_model, config.extract)
     return result
 
 
@@ -320,17 +320,23 @@ def _label_import(config: Config, args) -> dict:
     return import_labels(config, args.file)
 
 
+def _label_distant(config: Config, args) -> dict:
+    from kgpipe.label.commands import distant_command
+    return distant_command(config)
+
+
 def _label_train(config: Config, args) -> dict:
     from kgpipe.label.commands import train_model
     return train_model(config)
 
 
 LABEL_COMMANDS: dict[str, Callable[[Config, argparse.Namespace], dict]] = {
-    "select": _label_select, "import": _label_import, "train": _label_train}
+    "select": _label_select, "import": _label_import, "distant": _label_distant,
+    "train": _label_train}
 
 
 def _label(config: Config, args, extra: list[str]) -> int:
-    """``kgpipe label select|import|train``: one JSON line (kgpipe/label/commands.py)."""
+    """``kgpipe label select|import|distant|train``: one JSON line (kgpipe/label/commands.py)."""
     try:
         return _print_json(LABEL_COMMANDS[args.label_command](config, args))
     except FileNotFoundError as exc:   # a tasks or label file named on the command line

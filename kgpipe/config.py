@@ -77,6 +77,10 @@ class ExtractConfig(_Section):
                                                            "false: drop it")
     relation_add_pairs: bool = Field(True, description="also add mention pairs no rule found that the "
                                                        "classifier accepts")
+    relation_relabel_mapped: bool = Field(False, description="let the classifier rename a kgpipe triple whose "
+                                                             "predicate the vocabulary already maps to a property; "
+                                                             "false: the vocabulary's property stands and the "
+                                                             "classifier names only the free-text predicates")
 
 
 class ResolveConfig(_Section):

@@ -404,11 +404,77 @@ def test_eval_re_reports_with_and_without_the_model_on_held_out_entries(tmp_path
     (folder / "Person.xml").write_text(f"<benchmark><entries>{xml}</entries></benchmark>")
     model.train_keys = ["1triples/Person.xml#Id3"]
     try:
-        result = evaluate_re_with_model(tmp_path, nlp, model, "m")
+        path = model.save(tmp_path / "model.joblib")
     finally:
         model.train_keys = []
+    result = evaluate_re_with_model(tmp_path, nlp, path)
     assert (result["entries"], result["excluded_training_entries"]) == (2, 1)
-    # rule predicates: "born in" matches birthPlace, "work for" does not match employer;
-    # the model's "works for" does not either, so both score 1 of 2 strict
-    assert result["without"]["strict"]["tp"] == 1 and result["with"]["strict"]["tp"] == 1
+    # both runs go through the extract stage's path, vocabulary included: the rules' "born in" and "work for"
+    # and the model's "born in" and "works for" become birthPlace and employer, the gold's own properties
+    assert result["without"]["canonical"]["tp"] == 2 and result["with"]["canonical"]["tp"] == 2
     assert result["with"]["pair"]["tp"] == 2
+
+
+def _distant_warehouse(root, nlp):
+    """One article as ingest, extract and resolve leave it: an infobox (birth place, birth date) and prose that
+    names the subject with the place, the date and a place of no fact. Entities: a mention's link target or,
+    unlinked, its text (resolve's own choice for these names)."""
+    from kgpipe.extract.documents import Anchor, DocumentInput, extract_documents
+    from kgpipe.extract.infobox import InfoboxFact
+    from kgpipe.warehouse import Warehouse
+    from tests.graphfactory import document, write_table
+    person = dict(template="infobox person", entity_type="PERSON", infobox_class="Person")
+    facts = (InfoboxFact(parameter="birth_place", parameter_index=0, item_index=0, predicate="birthPlace",
+                         value="London", value_type="entity", target_title="London", **person),
+             InfoboxFact(parameter="birth_date", parameter_index=1, item_index=0, predicate="birthDate",
+                         value="1815-12-10", value_type="date", **person))
+    text = ("Ada Lovelace was born in London on 10 December 1815.\n\n"
+            "Ada Lovelace later worked with Charles Babbage in Paris.")
+    doc = DocumentInput("ada", text, ((0, 52), (54, len(text))), (Anchor(25, 31, "London"),), title="Ada Lovelace",
+                        infobox=facts)
+    rows: dict[str, list[dict]] = {"mentions": [], "triples_raw": []}
+    for table, row in extract_documents(nlp, [doc], ExtractConfig()):
+        rows.setdefault(table, []).append(row)
+    warehouse = Warehouse(root, keep_versions=5)
+    write_table(warehouse, "documents", [{**document("ada", "Ada Lovelace"), "text": text,
+                                          "paragraphs": [{"start": 0, "end": 52}, {"start": 54, "end": len(text)}]}])
+    write_table(warehouse, "mentions", rows["mentions"])
+    write_table(warehouse, "triples_raw", rows["triples_raw"])
+    write_table(warehouse, "mention_entities", [
+        {"mention_id": m["mention_id"], "doc_id": "ada", "entity_id": m["link_target"] or m["text"],
+         "wiki_title": m["link_target"], "link_method": "anchor" if m["link_target"] else "unlinked",
+         "link_score": None} for m in rows["mentions"]])
+    return warehouse
+
+
+def test_distant_labels_come_from_the_articles_infobox_and_human_labels_win(tmp_path, nlp):
+    from kgpipe.label.distant import distant_labels
+    warehouse = _distant_warehouse(tmp_path / "wh", nlp)
+    config = Config(warehouse=str(warehouse.root))
+    rows, counts = distant_labels(warehouse, config, nlp)
+    labelled = {(r["subject"], r["object"]): r["relation"] for r in rows}
+    assert labelled[("Ada Lovelace", "London")] == "birthPlace"
+    assert labelled[("Ada Lovelace", "10 December 1815")] == "birthDate"   # a date matches the fact's value
+    assert labelled[("London", "10 December 1815")] == NO_RELATION        # the other pairs of the sentence
+    assert not any("Babbage" in r["object"] or "Paris" in r["object"] for r in rows)  # no fact, no sentence
+    assert counts["positives_by_predicate"] == {"birthPlace": 1, "birthDate": 1}
+    assert all(r["sentence_text"][r["subject_start"]:r["subject_end"]] == r["subject"] for r in rows)
+    # a person's label of the same task overrides the distant one
+    born = next(r for r in rows if r["relation"] == "birthPlace")
+    human = {**born, "label_id": "h", "labeler": "ann", "relation": "died in"}
+    examples = training_examples([*rows, human])
+    assert next(e for e in examples if e["task_id"] == born["task_id"])["relation"] == "died in"
+    assert len(examples) == len(rows)
+
+
+def test_label_distant_then_train_gives_a_model_of_the_infobox_properties(tmp_path, nlp):
+    from kgpipe.label.commands import distant_command, train_model
+    warehouse = _distant_warehouse(tmp_path / "wh", nlp)
+    config = Config(warehouse=str(warehouse.root))
+    first = distant_command(config)
+    assert (first["positives"], first["status"], first["human_labels"]) == (2, "committed", 0)
+    again = distant_command(config)                   # replaces the distant rows, adds none
+    assert again["total_labels"] == first["total_labels"] == warehouse.count("labels")
+    trained = train_model(config)
+    assert {"birthPlace", "birthDate", NO_RELATION} <= set(trained["classes"])
+    assert trained["distant_examples"] == trained["examples"] == first["total_labels"]

@@ -77,11 +77,8 @@ from kgpipe.config import ExtractConfig
 from kgpipe.evaluate.scores import prf
 from kgpipe.extract.documents import DocumentInput, extract_documents
 from kgpipe.extract.nlp import load_nlp
-from kgpipe.extract.patterns import (
-    candidate_mentions,
-    triples_by_sentence,
-)
-from kgpipe.extract.relation_model import classify_sentence
+from kgpipe.extract.patterns import candidate_mentions
+from kgpipe.extract.relation_model import load_model
 from kgpipe.extract.text import is_property, match_tokens, split_property
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -483,34 +480,26 @@ def webnlg_key(entry: WebNLGEntry) -> str:
     return f"{source.parent.name}/{source.name}#{entry.eid}"
 
 
-def evaluate_re_with_model(webnlg_path: str | Path, nlp: "spacy.Language", model, model_path: str = "",
-                           protocol_names: Sequence[str] = ("pair", "strict", "canonical"), batch_size: int = 64,
-                           keep_rejected: bool = True, add_pairs: bool = True,
-                           threshold: float | None = None) -> dict:
-    """kgpipe with and without a trained relation classifier (``kgpipe.extract.relation_model.RelationModel``)
-    on the same entries: those the model did not learn from (``model.train_keys`` against
-    ``webnlg_key``). Each text is parsed once; "without" is ``triples_from_doc``, "with" is
-    ``classify_sentence`` over its triples and mention pairs (``keep_rejected`` and
-    ``add_pairs`` as ``extract.relation_keep_rejected`` / ``relation_add_pairs``), most
-    probable first."""
+def evaluate_re_with_model(webnlg_path: str | Path, nlp: "spacy.Language", model_path: str | Path,
+                           cfg: ExtractConfig | None = None,
+                           protocol_names: Sequence[str] = ("pair", "strict", "canonical")) -> dict:
+    """The extract stage's own path (:func:`kgpipe_extractor`, ``cfg`` as ``extract``) without and with the
+    relation classifier at ``model_path`` (``extract.relation_model``), on the entries the model did not learn
+    from (``model.train_keys`` against ``webnlg_key``)."""
+    cfg = cfg or ExtractConfig()
+    model = load_model(str(model_path))
     entries = [e for e in read_webnlg(webnlg_path) if e.text]
     trained = set(model.train_keys)
     held_out = [e for e in entries if webnlg_key(e) not in trained]
     started = time.perf_counter()
-    without, with_model = [], []
-    for entry, doc in zip(held_out, nlp.pipe([e.text for e in held_out], batch_size=batch_size)):
-        grouped = triples_by_sentence(doc)
-        without.append(([(t.subject, t.predicate, t.object) for _, ts in grouped for t in ts], entry.triples))
-        found = [t for sent, triples in grouped
-                 for t in classify_sentence(model, sent, triples, keep_rejected=keep_rejected,
-                                            add_pairs=add_pairs, threshold=threshold)]
-        found.sort(key=lambda t: -t.confidence)
-        with_model.append(([(t.subject, t.predicate, t.object) for t in found], entry.triples))
+    scores = {}
+    for name, relation_model in (("without", None), ("with", str(model_path))):
+        extractor = kgpipe_extractor(nlp, cfg.model_copy(update={"relation_model": relation_model}))
+        scores[name] = score_re([(extractor(e.text), e.triples) for e in held_out], protocol_names)
     return {"model": str(model_path), "trained_on_labels": model.trained_on,
             "entries": len(held_out), "excluded_training_entries": len(entries) - len(held_out),
             "gold_triples": sum(len(e.triples) for e in held_out),
-            "keep_rejected": keep_rejected, "add_pairs": add_pairs,
-            "without": score_re(without, protocol_names), "with": score_re(with_model, protocol_names),
+            "keep_rejected": cfg.relation_keep_rejected, "add_pairs": cfg.relation_add_pairs, **scores,
             "seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -376,10 +376,10 @@ def _add_mentions(piece: _Piece, sentence: _Sentence, sent_ents: list["Span"],
 def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseContext,
                  cfg: ExtractConfig) -> None:
     triples = sentence_triples(sent, ctx)
-    if cfg.relation_model:
-        triples = _classified(sent, triples, cfg)
-    masks = piece.masks
     vocabulary = load_vocabulary(cfg.vocabulary)
+    if cfg.relation_model:
+        triples = _classified(sent, triples, cfg, vocabulary)
+    masks = piece.masks
     for t in triples:
         if masks and (_overlaps(masks, t.subject_start, t.subject_end)
                       or _overlaps(masks, t.object_start, t.object_end)):
@@ -435,13 +435,16 @@ def _triple_row(piece: _Piece, sentence: _Sentence, t: Triple, surface: str, cfg
     }
 
 
-def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig) -> list[Triple]:
+def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig, vocabulary: Vocabulary) -> list[Triple]:
     """``extract.relation_model`` set: the sentence's triples (and, with ``relation_add_pairs``,
     its other mention pairs) as the trained relation classifier names and scores them
-    (:func:`classify_sentence`); the model is loaded once per process."""
+    (:func:`classify_sentence`), except those the vocabulary maps unless ``relation_relabel_mapped``;
+    the model is loaded once per process."""
+    settled = None if cfg.relation_relabel_mapped else (
+        lambda t: vocabulary.canonical(t.predicate, t.object_type) is not None)
     return classify_sentence(load_model(cfg.relation_model), sent, triples,
                              keep_rejected=cfg.relation_keep_rejected, add_pairs=cfg.relation_add_pairs,
-                             threshold=cfg.relation_threshold)
+                             threshold=cfg.relation_threshold, settled=settled)
 
 
 def _mention_row(doc_id: str, sentence_id: str, idx: int, offset: int, key: tuple[int, int],

@@ -36,7 +36,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -376,7 +376,8 @@ def object_type(span: Span) -> str:
 
 def classify_sentence(model: RelationModel, sent: Span, triples: Sequence[Triple],
                       keep_rejected: bool = False, add_pairs: bool = True, max_pairs: int = 200,
-                      threshold: float | None = None) -> list[Triple]:
+                      threshold: float | None = None, settled: Callable[[Triple], bool] | None = None
+                      ) -> list[Triple]:
     """The triples of one sentence (``triples``: the ones it states, as
     ``kgpipe.extract.patterns.triples_by_sentence`` groups them) as the classifier sees them.
 
@@ -385,8 +386,11 @@ def classify_sentence(model: RelationModel, sent: Span, triples: Sequence[Triple
     or with ``keep_rejected`` kept as it was with confidence ``1 - p(no relation)``. With
     ``add_pairs`` the sentence's mention pairs that no triple covers are classified too and
     accepted ones become new triples (object type from the object's NER label). A triple whose
-    arguments do not both lie in the sentence is returned unchanged."""
+    arguments do not both lie in the sentence, or that ``settled`` accepts as it is, is returned unchanged
+    (its pair is not offered again)."""
     pairs = sentence_pairs(sent, triples, max_pairs, every_triple=True)
+    if settled is not None:
+        pairs = [p for p in pairs if p[2] is None or not settled(p[2])]
     if not add_pairs:
         pairs = [p for p in pairs if p[2] is not None]
     # a triple the classifier cannot see as a pair of this sentence (an argument resolved to a

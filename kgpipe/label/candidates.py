@@ -2,6 +2,7 @@
 relations a labeller chooses from."""
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +20,9 @@ from kgpipe.packaged import read_setting_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc, Span
+
+    from kgpipe.config import Config
+    from kgpipe.warehouse import Warehouse
 
 EMBEDDED_RELATIONS = "embedded:relations"
 
@@ -99,3 +103,45 @@ def candidates_from_doc(doc: Doc, doc_id: str = "", triples: Sequence[Triple] | 
                 features=pair_features(s, o, t.predicate if t is not None else None)))
     return out
 
+
+def parse_sentences(warehouse: Warehouse, config: Config, nlp, wanted: dict[tuple[str, int], int]
+                    ) -> dict[tuple[str, int], tuple[int, Span]]:
+    """``(doc_id, sentence_index) -> offset inside the sentence`` (document coordinates) -> (start of the
+    paragraph piece, the parsed sentence). Each sentence is re-parsed inside the very piece the extract stage
+    parsed (``prepare_document``: same cleaning, PII masks and paragraph cuts), so offsets agree with
+    ``mentions`` and ``triples_raw``; a sentence whose offset falls in no piece or sentence is left out."""
+    from pyarrow import compute as pc
+
+    from kgpipe.extract.documents import DocumentInput, prepare_document
+    doc_ids = sorted({d for d, _ in wanted})
+    documents = warehouse.dataset("documents").to_table(
+        columns=["doc_id", "text", "paragraphs", "language", "title"],
+        filter=pc.field("doc_id").isin(doc_ids)).to_pylist()
+    pieces: dict[tuple[str, int], tuple[int, int]] = {}
+    prepared: dict[str, str] = {}
+    by_doc: dict[str, list[tuple[tuple[str, int], int]]] = defaultdict(list)
+    for key, offset in wanted.items():
+        by_doc[key[0]].append((key, offset))
+    for row in documents:
+        doc = DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
+                            paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
+                            language=row["language"] or "en", title=row["title"])
+        state, _ = prepare_document(doc, config.extract)
+        if state is None:
+            continue
+        prepared[row["doc_id"]] = state.text
+        for key, offset in by_doc[row["doc_id"]]:
+            pieces[key] = next(((s, e) for s, e in state.pieces if s <= offset < e), None)
+    spans = sorted({(d, span) for (d, _), span in pieces.items() if span is not None})
+    parsed = dict(zip(spans, nlp.pipe([prepared[d][s:e] for d, (s, e) in spans],
+                                      batch_size=config.extract.batch_size)))
+    out: dict[tuple[str, int], tuple[int, Span]] = {}
+    for key, offset in wanted.items():
+        piece = pieces.get(key)
+        if piece is None:
+            continue
+        local = offset - piece[0]
+        sent = next((s for s in parsed[(key[0], piece)].sents if s.start_char <= local < s.end_char), None)
+        if sent is not None:
+            out[key] = (piece[0], sent)
+    return out

@@ -44,9 +44,16 @@ from kgpipe.extract.relation_model import (
     sentence_pairs,
 )
 from kgpipe.ids import stable_id
-from kgpipe.label.candidates import ArgSpan, Candidate, load_relations, task_id_for
+from kgpipe.label.candidates import (
+    ArgSpan,
+    Candidate,
+    load_relations,
+    parse_sentences,
+    task_id_for,
+)
 from kgpipe.label.selection import select
 from kgpipe.label.studio import (
+    is_distant,
     label_config_xml,
     label_rows,
     label_studio_task,
@@ -149,9 +156,6 @@ def _pagerank(warehouse: Warehouse) -> dict[str, float]:
 
 def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Candidate], dict]:
     """Candidates of the sampled sentences (module docstring), with features and entity ids."""
-    from pyarrow import compute as pc
-
-    from kgpipe.extract.documents import DocumentInput, prepare_document
     from kgpipe.extract.patterns import Triple
     for table in ("documents", "mentions", "triples_raw"):
         if not warehouse.exists(table):
@@ -159,58 +163,24 @@ def build_candidates(warehouse: Warehouse, config: Config, nlp) -> tuple[list[Ca
                                     "run `kgpipe ingest` and `kgpipe extract` first")
     sampled = _sample_sentences(warehouse, config.label.max_sentences, config.label.seed)
     doc_ids = sorted({d for d, _ in sampled})
-    documents = warehouse.dataset("documents").to_table(
-        columns=["doc_id", "text", "paragraphs", "language", "title"],
-        filter=pc.field("doc_id").isin(doc_ids)).to_pylist()
     triples = _triples_by_sentence(warehouse, set(sampled))
     entities = _entities_by_doc(warehouse, doc_ids)
-    # which prepared piece of which document each sampled sentence lies in
-    pieces: dict[tuple[str, int], tuple[int, int]] = {}
-    prepared: dict[str, str] = {}
-    stats = {"sentences_sampled": len(sampled), "sentences_not_found": 0}
-    for row in documents:
-        doc = DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
-                            paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
-                            language=row["language"] or "en", title=row["title"])
-        state, _ = prepare_document(doc, config.extract)
-        if state is None:
-            continue
-        prepared[row["doc_id"]] = state.text
-        for (doc_id, index), offset in sampled.items():
-            if doc_id != row["doc_id"]:
-                continue
-            for s, e in state.pieces:
-                if s <= offset < e:
-                    pieces[(doc_id, index)] = (s, e)
-                    break
-    wanted = sorted({(d, span) for (d, _), span in pieces.items()})
-    texts = [prepared[d][s:e] for d, (s, e) in wanted]
-    parsed = dict(zip(wanted, nlp.pipe(texts, batch_size=config.extract.batch_size)))
+    sentences = parse_sentences(warehouse, config, nlp, sampled)
+    stats = {"sentences_sampled": len(sampled), "sentences_not_found": len(sampled) - len(sentences)}
     candidates: list[Candidate] = []
-    for (doc_id, index), offset in sorted(sampled.items()):
-        piece = pieces.get((doc_id, index))
-        if piece is None:
-            stats["sentences_not_found"] += 1
-            continue
-        sdoc = parsed[(doc_id, piece)]
-        local = offset - piece[0]
-        sent = next((s for s in sdoc.sents if s.start_char <= local < s.end_char), None)
-        if sent is None:
-            stats["sentences_not_found"] += 1
-            continue
+    for (doc_id, index), (piece_start, sent) in sorted(sentences.items()):
         rows = triples.get((doc_id, index), [])
-        rule_triples = [Triple(subject=r["subject"], subject_start=r["subject_start"] - piece[0],
-                               subject_end=r["subject_end"] - piece[0], predicate=r["predicate"],
-                               object=r["object"], object_start=r["object_start"] - piece[0],
-                               object_end=r["object_end"] - piece[0], object_type=r["object_type"],
+        rule_triples = [Triple(subject=r["subject"], subject_start=r["subject_start"] - piece_start,
+                               subject_end=r["subject_end"] - piece_start, predicate=r["predicate"],
+                               object=r["object"], object_start=r["object_start"] - piece_start,
+                               object_end=r["object_end"] - piece_start, object_type=r["object_type"],
                                qualifiers={}, confidence=r["confidence"]) for r in rows]
         for s, o, t in sentence_pairs(sent, rule_triples):
             ss, se = s.start_char - sent.start_char, s.end_char - sent.start_char
             os_, oe = o.start_char - sent.start_char, o.end_char - sent.start_char
-            doc_start = piece[0]
             ids = tuple(dict.fromkeys(
                 eid for a, b in ((s.start_char, s.end_char), (o.start_char, o.end_char))
-                for ms, me, eid in entities.get(doc_id, ()) if ms < b + doc_start and a + doc_start < me))
+                for ms, me, eid in entities.get(doc_id, ()) if ms < b + piece_start and a + piece_start < me))
             candidates.append(Candidate(
                 task_id=task_id_for(doc_id, index, sent.text, (ss, se), (os_, oe)), doc_id=doc_id,
                 sentence_index=index, text=sent.text,
@@ -280,16 +250,37 @@ def import_labels(config: Config, file: str) -> dict:
     result = {"command": "label import", "file": str(file), **counts, **changes, "total_labels": len(merged)}
     if not (changes["added"] or changes["updated"]):
         return {**result, "status": "unchanged"}
+    return {**result, **_commit_labels(warehouse, merged)}
+
+
+# --------------------------------------------------------------------------- distant
+
+
+def distant_command(config: Config) -> dict:
+    """``kgpipe label distant``: the infobox facts' labels (kgpipe/label/distant.py) replace the earlier distant
+    rows of the ``labels`` table; human labels stay as they are."""
+    from kgpipe.extract.nlp import load_nlp
+    from kgpipe.label.distant import distant_labels
+    warehouse = Warehouse(config.warehouse, config.keep_versions)
+    nlp = load_nlp(config.extract.model, tuple(config.extract.disable))
+    rows, counts = distant_labels(warehouse, config, nlp)
+    kept = [row for row in _read_labels(warehouse) if not is_distant(row)]
+    merged, changes = merge_labels(kept, rows)
+    result = {"command": "label distant", **counts, "human_labels": len(kept), "total_labels": len(merged)}
+    return {**result, **_commit_labels(warehouse, merged)}
+
+
+def _commit_labels(warehouse: Warehouse, rows: list[dict]) -> dict:
     run_id = new_run_id()
     staging = warehouse.staging_dir(run_id) / TABLE
     staging.mkdir(parents=True, exist_ok=True)
     try:
-        pq.write_table(pa.Table.from_pylist(merged, schema=arrow_schema(TABLE)), staging / "part-0.parquet")
+        pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(TABLE)), staging / "part-0.parquet")
         warehouse.check_schema(TABLE, staging)
         warehouse.commit(TABLE, staging, run_id)
     finally:
         warehouse.discard_staging(run_id)
-    return {**result, "status": "committed", "version": run_id}
+    return {"status": "committed", "version": run_id}
 
 
 # --------------------------------------------------------------------------- train
@@ -301,8 +292,10 @@ def train_model(config: Config) -> dict:
     rows = _read_labels(warehouse)
     if not rows:
         raise LabelError(f"no labels in {warehouse.root}: run `kgpipe label import FILE` first")
+    # distant labels name properties of the vocabulary (birthPlace), which become target relations
     relations = load_relations(config.label.relations)
     examples = training_examples(rows)
+    relations += sorted({e["relation"] for e in examples if is_distant(e)} - set(relations) - {NO_RELATION})
     unknown = sorted({e["relation"] for e in examples} - set(relations) - {NO_RELATION})
     if unknown:
         raise LabelError(f"labels use relations that label.relations no longer lists: {unknown}")
@@ -316,4 +309,5 @@ def train_model(config: Config) -> dict:
     model.meta = {"trained_by": "kgpipe label train", "warehouse": str(warehouse.root)}
     path = model.save(model_path(config))
     return {"command": "label train", "model": str(path), "labels": len(rows), "examples": len(kept),
+            "distant_examples": sum(is_distant(e) for _, e in kept),
             "skipped_unaligned_spans": len(examples) - len(kept), **model.describe()}

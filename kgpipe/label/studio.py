@@ -13,6 +13,13 @@ from kgpipe.extract.relation_model import NO_RELATION, LabelError
 from kgpipe.ids import stable_id
 from kgpipe.label.candidates import Candidate
 
+#: ``labels.labeler`` of the labels ``kgpipe label distant`` derives from infobox facts (kgpipe/label/distant.py)
+DISTANT_LABELER = "distant:infobox"
+
+
+def is_distant(row: Mapping[str, Any]) -> bool:
+    return row.get("labeler") == DISTANT_LABELER
+
 SUBJECT_LABEL = "Subject"
 OBJECT_LABEL = "Object"
 
@@ -305,13 +312,15 @@ def merge_labels(existing: Sequence[Mapping[str, Any]], new: Sequence[Mapping[st
 
 def training_examples(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
     """One example per task: the majority relation of its labels (ties: the latest import,
-    then the relation name), with the spans of a label that chose it."""
+    then the relation name), with the spans of a label that chose it. A task that a person labelled
+    counts only the people's labels: a distant label (:mod:`kgpipe.label.distant`) is a guess a human
+    label overrides."""
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_task.setdefault(row["task_id"], []).append(row)
     out = []
     for task_id in sorted(by_task):
-        group = by_task[task_id]
+        group = [r for r in by_task[task_id] if not is_distant(r)] or by_task[task_id]
         votes = Counter(r["relation"] for r in group)
         latest = {r["relation"]: r["imported_at"] for r in group}
         relation = max(votes, key=lambda rel: (votes[rel], str(latest[rel]), rel))
