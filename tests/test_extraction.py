@@ -377,7 +377,7 @@ def test_extract_documents_end_to_end(nlp):
                 t["object_type"], t["qualifiers"]) for t in out["triples_raw"]]
     assert triples == [
         ("wiki-1", 1, "Marie Curie", "birthPlace", "Warsaw", "entity", {}),   # the vocabulary's property
-        ("wiki-1", 1, "Marie Curie", "discover", "polonium", "entity", {"time": "1898"}),
+        ("wiki-1", 1, "polonium", "discoverer", "Marie Curie", "entity", {"time": "1898"}),  # turned round
         ("wiki-1", 2, "Marie Curie", "receive", "Nobel Prize in Physics", "entity", {"time": "1903"}),
         ("news-1", 0, "Acme Corp", "hire", "Jane Doe", "entity", {"time": "2021"}),
     ]
@@ -536,12 +536,15 @@ def test_real_wikipedia_paragraphs(nlp):
 
 def test_the_vocabulary_turns_surface_predicates_into_properties_and_drops_light_ones(nlp):
     text = ("George Orwell wrote Animal Farm. Algiers is the capital of Algeria. "
-            "Marie Curie was a Polish physicist. Aristotle was Plato's student.")
+            "Marie Curie was a Polish physicist. Aristotle was Plato's student. "
+            "Warsaw is the birthplace of Marie Curie. Aarhus Airport has a runway length of 2,702 metres.")
     out = run(nlp, [DocumentInput("voc-1", text, ((0, len(text)),))])
     facts = {(t["subject"], t["predicate"], t["object"], t["surface_predicate"]) for t in out["triples_raw"]}
     assert ("Animal Farm", "author", "George Orwell", "write") in facts          # turned round
     assert ("Algeria", "capital", "Algiers", "capital of") in facts
     assert ("Marie Curie", "type", "Polish physicist", "be") in facts            # a class, not an entity
+    assert ("Marie Curie", "birthPlace", "Warsaw", "birthplace of") in facts     # the place is the object
+    assert ("Aarhus Airport", "runwayLength", "2,702 metres", "have runway length of") in facts  # a measure
     assert not any(t["predicate"] in ("be", "have") and t["object_type"] == "entity" for t in out["triples_raw"])
 
 

@@ -384,3 +384,15 @@ def test_a_property_is_not_read_backwards(infobox_kg):
     # Algiers is the capital of Algeria, not the other way round; Ulm was not born in Einstein
     assert qa.answer(infobox_kg, "What is the capital of Algiers?")["known"] is False
     assert qa.answer(infobox_kg, "Where was Ulm born?")["known"] is False
+
+
+def test_properties_named_by_a_noun_read_as_noun_of_and_agents_as_passives():
+    from kgpipe.extract.vocabulary import load_vocabulary
+    from kgpipe.serve.qa import Reading, canonical_reading
+    vocabulary = load_vocabulary()
+    # "What is the currency of Angola?" asks currency(Angola, ?): the noun reading, object to subject
+    for noun in ("currency", "capital", "language", "ingredient", "occupation"):
+        assert canonical_reading(noun) == Reading(f"{noun} of", True)
+        assert noun not in vocabulary.phrases   # a phrase would replace the noun reading
+    assert canonical_reading("creator") == Reading("created by", False)   # "Who created Superman?"
+    assert canonical_reading("birthPlace") == Reading("born in", False)
