@@ -614,3 +614,16 @@ def test_lead_sentence_dates_and_participles(nlp):
     assert ("deathDate", "322 BC") in aristotle and not any(p == "birthDate" for p, _ in aristotle)  # no era, no guess
     assert ("Animal Farm", "author", "George Orwell") in facts
     assert ("Animal Farm", "published in", "England") in facts      # the participle is about what the novella is
+
+
+def test_whose_and_where_clauses_give_the_relation_to_the_noun_they_describe(nlp):
+    text = ("The United States, whose capital is Washington D.C., is home to Native Americans. "
+            "Andrews County Airport is located in Texas, where Austin is the capital. "
+            "Belgium, where Charles Michel and Philippe of Belgium are leaders, uses the euro. "
+            "He moved to Paris, where Marie Curie met Pierre Curie.")
+    facts = _facts(run(nlp, [DocumentInput("rel-1", text, ((0, len(text)),))]))
+    assert ("The United States", "capital", "Washington D.C.") in facts        # "whose" is the United States
+    assert ("Texas", "capital", "Austin") in facts                              # "where": the place
+    assert {("Belgium", "leader", "Charles Michel"), ("Belgium", "leader", "Philippe")} <= facts
+    assert ("Marie Curie", "meet", "Pierre Curie") in facts
+    assert not any(o == "Paris" and p.startswith("meet") for _, p, o in facts)  # a verb with an object keeps it

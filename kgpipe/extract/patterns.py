@@ -338,15 +338,17 @@ def _with_conj(tok: "Token") -> list["Token"]:
 
 
 def _rel_antecedent(pron: "Token") -> "Token | None":
-    """Noun a relative pronoun stands for: the head of the relative clause it belongs to."""
+    """Noun a relative pronoun stands for: the head of the relative clause it belongs to, reached through
+    conjoined verbs and through the noun and preposition it hangs off ("States, whose capital is ...",
+    "Austria, the leader of which is ...")."""
     v = pron.head
     for _ in range(6):
         if v.dep_ == "relcl":
             return v.head
-        if v.dep_ == "conj" and v.head.i != v.i:
-            v = v.head
-            continue
-        return None
+        if v.head.i == v.i or not (v.dep_ == "conj" or v.dep_ in ("prep", "pobj", "poss")
+                                   or (v.pos_ in ("NOUN", "PROPN") and v.head.pos_ in ("AUX", "VERB"))):
+            return None
+        v = v.head
     return None
 
 
@@ -511,13 +513,28 @@ def _possessor(n: "Token") -> "Token | None":
     return None
 
 
+def _where_clause_place(v: "Token") -> "Token | None":
+    """The place a "where" clause headed by ``v`` is about: "Texas, where English is spoken"."""
+    if v.dep_ == "relcl" and any(c.dep_ == "advmod" and c.lower_ == "where" for c in v.children):
+        return v.head
+    return None
+
+
+def _where_place(n: "Token") -> "Token | None":
+    """The place a "where" clause is about, for a noun of that clause: "Texas, where Austin is the capital"."""
+    return _where_clause_place(n.head)
+
+
 def _relational_pairs(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
-    """Relational noun with its arguments: "CEO of Apple", "Apple's CEO", "its CEO"."""
+    """Relational noun with its arguments: "CEO of Apple", "Apple's CEO", "its CEO", "whose CEO", and in a
+    "where" clause the place it is about ("Texas, where the capital is Austin")."""
     pairs = _noun_extension(n, ctx)
     if _relational(n, ctx):
         poss = _possessor(n)
         if poss is not None:
-            pairs.append((f"{_rel_noun(n)} of", poss))
+            pairs.append((f"{_rel_noun(n)} of", _resolve_rel(poss)))
+        elif not pairs and (place := _where_place(n)) is not None:
+            pairs.append((f"{_rel_noun(n)} of", place))
     return pairs
 
 
@@ -617,7 +634,8 @@ def _inverse_subjects(v: "Token", subj_toks: list["Token"], attrs: list["Token"]
     """Relational subjects of "be" with their own argument ("The CEO of Apple is Tim Cook"):
     the attribute, not the subject, is what the relation is about."""
     return [t for t in subj_toks if v.lemma_.lower() == "be" and attrs and _relational(t, ctx)
-            and (_possessor(t) is not None or any(c.dep_ == "prep" for c in t.children))]
+            and (_possessor(t) is not None or any(c.dep_ == "prep" for c in t.children)
+                 or _where_place(t) is not None)]
 
 
 def _passive_agent_triples(subj_toks: list["Token"], agents: list["Token"], lemma: str, out: _Emit) -> None:
@@ -697,6 +715,10 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
     prts = [c.lower_ for c in v.children if c.dep_ == "prt"]
     parts = _clause_parts(v, ctx, passive)
     qualifiers, objects = _time_qualifier(parts, ctx)
+    place = _where_clause_place(v)
+    if place is not None and not parts.attrs and not any(suffix == "" for suffix, _, _ in objects):
+        # a verb without an object in a "where" clause happens in the place: "the town where he was born"
+        objects = [*objects, ("in", place, BASE_SPECIFIC)]
     out = _Emit(col, ctx, qualifiers, _context_factor(v, inherited))
     inverse = _inverse_subjects(v, subj_toks, parts.attrs, ctx)
     if passive and parts.agents:
