@@ -43,7 +43,7 @@ from pyspark.sql.types import StringType
 from jobs.spark import adaptive_execution_off, stable_id_col
 from kgpipe.config import Config, ResolveConfig
 from kgpipe.errors import CommandError
-from kgpipe.graph.resolve import edge_key, normalize_surface, title_key
+from kgpipe.graph.resolve import edge_key, edge_literal, normalize_surface, title_key
 from kgpipe.ingest.wikitext import normalize_title
 from kgpipe.manifest import StageRecord, new_run_id
 from kgpipe.stages import STAGES, StageContext
@@ -357,6 +357,12 @@ def edge_id_udf(subject: pd.Series, predicate: pd.Series, obj: pd.Series, object
                       zip(subject, predicate, obj, object_type, qualifiers, strict=True)])
 
 
+@F.pandas_udf(StringType())
+def edge_literal_udf(obj: pd.Series, object_type: pd.Series) -> pd.Series:
+    """:func:`kgpipe.graph.resolve.edge_literal` per row."""
+    return pd.Series([edge_literal(o, t) for o, t in zip(obj, object_type, strict=True)])
+
+
 def _evidence_hash(e: Column) -> Column:
     """:func:`kgpipe.graph.resolve.evidence_sample`'s key, in Spark."""
     return stable_id_col("evidence", e["doc_id"], e["sentence_index"], e["start"], e["end"])
@@ -399,7 +405,7 @@ def edge_rows(triples: DataFrame, mention_entities: DataFrame, doc_times: DataFr
         F.substring("sentence_text", 1, 300).alias("excerpt"))
     good = (t.where(F.col("reject_reason").isNull())
             .withColumn("object_id", F.when(is_entity, F.col("object_id")))
-            .withColumn("object_literal", F.when(~is_entity, F.trim(F.regexp_replace("object", r"(?U)\s+", " "))))
+            .withColumn("object_literal", F.when(~is_entity, edge_literal_udf("object", "object_type")))
             .join(doc_times, "doc_id", "left"))
     edge_id = edge_id_udf("subject_id", "predicate", F.coalesce("object_id", "object_literal"), "object_type",
                              "qualifiers")

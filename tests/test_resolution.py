@@ -20,6 +20,7 @@ from kgpipe.graph.resolve import (
     document_graph_edges,
     edge_confidence,
     edge_key,
+    edge_literal,
     entity_id_for,
     evidence_sample,
     is_proper_name,
@@ -365,3 +366,14 @@ def test_title_type_needs_enough_typed_votes():
     cands = [("Jordan", 1.0, title_type(["GPE"] * 3))]
     assert link_mention("jordan", "GPE", cands)[0] == "Jordan"
     assert link_mention("jordan", "ORG", cands) == (None, 0.0, "type_incompatible")
+
+
+def test_a_date_written_out_is_one_edge_with_the_infobox_iso_value():
+    # "born on 14 March 1879" and birth_date = {{birth date|1879|3|14}} state one fact
+    assert edge_literal("14 March 1879", "date") == edge_literal("1879-03-14", "date") == "1879-03-14"
+    assert edge_literal("April  1, 1947", "date") == "1947-04-01" and edge_literal("March 1879", "date") == "1879-03"
+    # what an ISO value would change stays as written; only dates are read as dates
+    for text in ("1990s", "c. 1850", "384 BC", "1947", "the 1990s"):
+        assert edge_literal(text, "date") == text
+    assert edge_literal("14  March 1879", "string") == "14 March 1879"
+    assert edge_literal(None, "date") is None

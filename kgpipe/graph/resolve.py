@@ -46,6 +46,7 @@ from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from kgpipe.config import ResolveConfig
+from kgpipe.dates import date_at
 from kgpipe.ids import stable_id
 from kgpipe.ingest.wikitext import normalize_title
 
@@ -801,6 +802,21 @@ def qualifiers_string(qualifiers: Mapping[str, Any] | Iterable[tuple[str, Any]] 
         return ""
     items = qualifiers.items() if isinstance(qualifiers, Mapping) else qualifiers
     return _QUAL_SEP.join(sorted(f"{k}={'' if v is None else v}" for k, v in items))
+
+
+def edge_literal(text: str | None, object_type: str) -> str | None:
+    """An edge's literal object: the text with whitespace collapsed, and a date written out to the month or
+    the day ("14 March 1879", "March 1879") as its ISO value, the form infobox facts carry, so that a
+    sentence and an infobox that state one date make one edge. A year, a decade or a circa date stays as
+    written (its ISO value would say less, or more, than the text)."""
+    if text is None:
+        return None
+    value = " ".join(text.split())
+    if object_type == "date":
+        found = date_at(value)
+        if found is not None and found[1] == len(value) and len(found[0]) >= 7 and found[0][:4].isdigit():
+            return found[0]
+    return value
 
 
 def edge_key(subject_id: str, predicate: str, object_id_or_literal: str | None,
