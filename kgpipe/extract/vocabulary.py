@@ -13,10 +13,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import yaml
-
 from kgpipe.errors import CommandError
-from kgpipe.packaged import read_setting_file
+from kgpipe.packaged import read_setting_file, yaml_mapping
 
 EMBEDDED_VOCABULARY = "embedded:vocabulary"
 OBJECT_KINDS = ("entity", "date", "number", "quantity", "string")
@@ -60,10 +58,7 @@ def load_vocabulary(setting: str = EMBEDDED_VOCABULARY) -> Vocabulary:
 
 
 def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise VocabularyError(f"{source}: not YAML: {exc}") from exc
+    data = yaml_mapping(text, source, VocabularyError)
     phrases, symmetric, prose, problems = {}, set(), {}, []
     for name, spec in (data.get("properties") or {}).items():
         spec = spec or {}

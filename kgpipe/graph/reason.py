@@ -68,13 +68,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import yaml
-
 from kgpipe.config import ReasonConfig
 from kgpipe.errors import CommandError
 from kgpipe.extract.text import is_property
 from kgpipe.ids import stable_id
-from kgpipe.packaged import read_setting_file
+from kgpipe.packaged import read_setting_file, yaml_mapping
 
 __all__ = [
     "EMBEDDED_RULES",
@@ -222,12 +220,10 @@ def _rule(entry: Any, index: int, source: str) -> Rule:
 
 def parse_rules(text: str, source: str = "rules") -> list[Rule]:
     """Rules from YAML text; ``source`` names the file in error messages."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping) or set(data) != {"rules"}:
-        raise RuleError(f"{source}: expected a mapping with exactly one key, 'rules'")
+    expected = "a mapping with exactly one key, 'rules'"
+    data = yaml_mapping(text, source, RuleError, expected)
+    if set(data) != {"rules"}:
+        raise RuleError(f"{source}: expected {expected}")
     entries = data["rules"] or []
     if not isinstance(entries, list):
         raise RuleError(f"{source}: 'rules' must be a list")

@@ -37,14 +37,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import mwparserfromhell
-import yaml
 from mwparserfromhell.nodes import Comment, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from kgpipe.dates import date_from_text, iso_date
 from kgpipe.errors import CommandError
 from kgpipe.ingest.wikitext import Namespaces, normalize_title
-from kgpipe.packaged import read_setting_file
+from kgpipe.packaged import read_setting_file, yaml_mapping
 
 EMBEDDED_MAPPINGS = "embedded:infobox-mappings"
 KINDS = ("entity", "date", "year", "number", "quantity", "string")
@@ -158,10 +157,7 @@ def load_mappings(setting: str = EMBEDDED_MAPPINGS) -> Mappings:
 
 
 def parse_mappings(text: str, source: str = "") -> Mappings:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{source}: not YAML: {exc}") from exc
+    data = yaml_mapping(text, source, MappingError)
     classes = data.get("classes") or {}
     problems = []
     templates = {template_key(t): c for t, c in (data.get("templates") or {}).items()}
