@@ -36,16 +36,24 @@ DISTANT_SOURCE = "infobox facts (kgpipe label distant)"
 _DATE_LABELS = ("DATE",)
 
 
-def _facts(warehouse: Warehouse) -> dict[str, tuple[set[str], dict[tuple[str, str], set[str]]]]:
-    """doc_id -> (subject entities, (object kind, entity id or ISO date) -> predicates) of its infobox."""
-    rows = warehouse.dataset("triples_raw").to_table(
+def _infobox_rows(warehouse: Warehouse) -> list[dict]:
+    """The infobox facts with an entity or date object."""
+    return warehouse.dataset("triples_raw").to_table(
         columns=["doc_id", "subject_mention_id", "predicate", "object_mention_id", "object_type", "object"],
         filter=(pc.field("extractor") == INFOBOX_EXTRACTOR)
         & pc.field("object_type").isin(["entity", "date"])).to_pylist()
-    mention_ids = sorted({m for r in rows for m in (r["subject_mention_id"], r["object_mention_id"]) if m})
+
+
+def _entities(warehouse: Warehouse, doc_ids: list[str]) -> dict[str, str]:
+    """mention_id -> entity_id of the documents' mentions (infobox lines and prose alike)."""
     linked = warehouse.dataset("mention_entities").to_table(
-        columns=["mention_id", "entity_id"], filter=pc.field("mention_id").isin(mention_ids)).to_pydict()
-    entity_of = dict(zip(linked["mention_id"], linked["entity_id"]))
+        columns=["mention_id", "entity_id"], filter=pc.field("doc_id").isin(doc_ids)).to_pydict()
+    return dict(zip(linked["mention_id"], linked["entity_id"]))
+
+
+def _facts(rows: list[dict], entity_of: dict[str, str]
+           ) -> dict[str, tuple[set[str], dict[tuple[str, str], set[str]]]]:
+    """doc_id -> (subject entities, (object kind, entity id or ISO date) -> predicates) of its infobox."""
     out: dict[str, tuple[set[str], dict[tuple[str, str], set[str]]]] = {}
     for r in rows:
         subject = entity_of.get(r["subject_mention_id"])
@@ -59,15 +67,13 @@ def _facts(warehouse: Warehouse) -> dict[str, tuple[set[str], dict[tuple[str, st
     return out
 
 
-def _sentence_mentions(warehouse: Warehouse, doc_ids: list[str]) -> dict[tuple[str, int], list[dict]]:
+def _sentence_mentions(warehouse: Warehouse, doc_ids: list[str], entity_of: dict[str, str]
+                       ) -> dict[tuple[str, int], list[dict]]:
     """(doc_id, sentence_index) -> the prose mentions of the sentence, each with its ``keys``: the entity
     it resolved to and, for a date, its ISO value."""
     mentions = warehouse.dataset("mentions").to_table(
         columns=["mention_id", "doc_id", "sentence_index", "start", "end", "text", "label"],
         filter=pc.field("doc_id").isin(doc_ids) & (pc.field("sentence_index") >= 0)).to_pylist()
-    linked = warehouse.dataset("mention_entities").to_table(
-        columns=["mention_id", "entity_id"], filter=pc.field("doc_id").isin(doc_ids)).to_pydict()
-    entity_of = dict(zip(linked["mention_id"], linked["entity_id"]))
     out: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for m in mentions:
         keys = set()
@@ -105,9 +111,11 @@ def distant_labels(warehouse: Warehouse, config: Config, nlp, now: dt.datetime |
             raise FileNotFoundError(f"label distant needs the {table} table in {warehouse.root}: "
                                     "run `kgpipe ingest`, `kgpipe extract` and `kgpipe resolve` first")
     now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    facts = _facts(warehouse)
+    infobox = _infobox_rows(warehouse)
+    entity_of = _entities(warehouse, sorted({r["doc_id"] for r in infobox}))
+    facts = _facts(infobox, entity_of)
     doc_ids = sorted(facts)
-    by_sentence = _sentence_mentions(warehouse, doc_ids)
+    by_sentence = _sentence_mentions(warehouse, doc_ids, entity_of)
     wanted: dict[tuple[str, int], int] = {}
     for key, mentions in by_sentence.items():
         subjects, targets = facts[key[0]]
