@@ -210,7 +210,7 @@ def _load_graph(config: Config):
 
 def _ask(config: Config, args, extra: list[str]) -> int:
     from kgpipe.serve import qa
-    qa.configure(config.extract)
+    qa.configure(config.extract, config.ingest.infobox_mappings)
     result = qa.answer(_load_graph(config), args.question)
     if args.as_json:
         print(json.dumps(qa.json_ready(result), ensure_ascii=False, indent=2))
@@ -261,7 +261,7 @@ def _evaluate_linking(config: Config, args) -> dict:
 def _evaluate_qa(config: Config, args) -> dict:
     from kgpipe.evaluate.qa import DEFAULT_QUESTIONS, evaluate_qa
     from kgpipe.serve import qa
-    qa.configure(config.extract)
+    qa.configure(config.extract, config.ingest.infobox_mappings)
     kg = _load_graph(config)
     details: list | None = [] if args.details else None
     result = evaluate_qa(kg, args.questions or DEFAULT_QUESTIONS, details)

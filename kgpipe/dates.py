@@ -1,9 +1,11 @@
-"""Written dates, read the one way the whole project reads them: infobox values (kgpipe/ingest/infobox.py)
-and the dates of a lead sentence's parenthesis (kgpipe/extract/patterns.py). Standard library only."""
+"""Written dates, read the one way the whole project reads them: a date that starts at a position
+(:func:`date_at`: infobox values, kgpipe/ingest/infobox.py, and the dates of a lead sentence's parenthesis,
+kgpipe/extract/patterns.py) and a text that is one calendar date (:func:`date_key`: answer matching and the
+literal objects of edges). Standard library only, but for python-dateutil in :func:`date_key`."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"], 1)}
@@ -15,6 +17,8 @@ _DMY = re.compile(r"(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]+)\.?,?\s+(?P<y>\d{3,4})\b"
 _MDY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{3,4})\b")
 _MY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<y>\d{3,4})\b")
 _YEAR = re.compile(r"(?:c\.\s*|circa\s+)?(?P<y>\d{3,4})(?:s)?\b")
+_WRITTEN_YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.])")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?\s*(thousand|million|billion|trillion)?", re.IGNORECASE)
 
 
 def iso_date(year: int, month: int | None = None, day: int | None = None) -> str | None:
@@ -62,3 +66,22 @@ def date_from_text(text: str) -> str | None:
     """The ISO value of the written date at the start of ``text`` (see :func:`date_at`)."""
     found = date_at(text.strip().lstrip("(").strip())
     return found[0] if found else None
+
+
+def date_key(text: str) -> tuple[int, int | None, int | None] | None:
+    """(year, month or None, day or None) of a calendar date written in any common English or ISO form
+    (python-dateutil); None when the text is not a date with a year (``Tuesday``, ``the 1780s``, ``1,500``).
+    Which fields were written is found by parsing with two different defaults."""
+    from dateutil import parser as dateparser
+    text = (text or "").strip()
+    bare_number = _PLAIN_NUMBER.fullmatch(text) and not re.fullmatch(r"\d{3,4}", text)
+    if not text or not _WRITTEN_YEAR.search(text) or bare_number:
+        return None
+    try:
+        a = dateparser.parse(text, default=datetime(1, 1, 1))
+        b = dateparser.parse(text, default=datetime(2, 2, 2))
+    except (ValueError, OverflowError):
+        return None
+    if a.year != b.year:
+        return None
+    return a.year, (a.month if a.month == b.month else None), (a.day if a.day == b.day else None)

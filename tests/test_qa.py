@@ -396,3 +396,19 @@ def test_properties_named_by_a_noun_read_as_noun_of_and_agents_as_passives():
         assert noun not in vocabulary.phrases   # a phrase would replace the noun reading
     assert canonical_reading("creator") == Reading("created by", False)   # "Who created Superman?"
     assert canonical_reading("birthPlace") == Reading("born in", False)
+
+
+def test_properties_of_the_configured_infobox_mappings_are_read_as_properties(tmp_path):
+    from kgpipe.config import ExtractConfig
+    from kgpipe.serve import qa
+    from kgpipe.serve.qa import Reading, canonical_reading
+    mappings = tmp_path / "mappings.yaml"
+    mappings.write_text("templates: {infobox saint: Saint}\nclasses: {Saint: {type: PERSON}}\n"
+                        "properties: {Saint: {patronage: [patron, entity]}}\n", encoding="utf-8")
+    assert canonical_reading("patron") is None            # not a property of the packaged files
+    qa.configure(ExtractConfig(), str(mappings))
+    try:
+        assert canonical_reading("patron") == Reading("patron of", True)
+    finally:
+        qa.configure(ExtractConfig())
+    assert canonical_reading("patron") is None

@@ -9,8 +9,9 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from kgpipe.dates import date_key
 from kgpipe.graph.resolve import normalize_surface
-from kgpipe.serve.qa import QuestionError, answer, date_key, number_value
+from kgpipe.serve.qa import QuestionError, answer, number_value
 
 #: the shipped question set about the embedded default input
 DEFAULT_QUESTIONS = resources.files("kgpipe") / "data" / "qa" / "default-questions.jsonl"

@@ -46,7 +46,7 @@ from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from kgpipe.config import ResolveConfig
-from kgpipe.dates import date_at
+from kgpipe.dates import date_key, iso_date
 from kgpipe.ids import stable_id
 from kgpipe.ingest.wikitext import normalize_title
 
@@ -812,10 +812,8 @@ def edge_literal(text: str | None, object_type: str) -> str | None:
     if text is None:
         return None
     value = " ".join(text.split())
-    if object_type == "date":
-        found = date_at(value)
-        if found is not None and found[1] == len(value) and len(found[0]) >= 7 and found[0][:4].isdigit():
-            return found[0]
+    if object_type == "date" and (fields := date_key(value)) is not None and fields[1] is not None:
+        return iso_date(*fields) or value
     return value
 
 

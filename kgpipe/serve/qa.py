@@ -62,12 +62,13 @@ from datetime import datetime
 from typing import Any
 
 from kgpipe.config import ExtractConfig
+from kgpipe.dates import date_key
 from kgpipe.errors import CommandError
 from kgpipe.extract.nlp import load_nlp
 from kgpipe.extract.text import split_property
 from kgpipe.extract.vocabulary import load_vocabulary
 from kgpipe.graph.resolve import normalize_surface
-from kgpipe.ingest.infobox import load_mappings
+from kgpipe.ingest.infobox import EMBEDDED_MAPPINGS, load_mappings
 
 NOT_KNOWN = "not known"
 
@@ -176,7 +177,6 @@ _NOMINAL = (("ers", ""), ("er", ""), ("er", "e"), ("or", ""), ("or", "e"), ("ion
 STATIVE = frozenset({"located", "headquartered", "based", "known", "called", "named", "situated", "divided",
                      "composed", "made", "found", "used", "associated", "related", "connected"})
 _HAS_DIGIT = re.compile(r"\d")
-_YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.])")
 _NUMBER = re.compile(r"^\s*[-+]?\d[\d,]*(\.\d+)?\s*(thousand|million|billion|trillion)?\s*$", re.IGNORECASE)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _NUMBER_WORDS = {w: i for i, w in enumerate([
@@ -193,14 +193,17 @@ class QuestionError(CommandError, ValueError):
 #: the spaCy pipeline questions and evidence are parsed with: the extract stage's, whose lemmas the graph's
 #: predicates were built from (:func:`configure` sets it from the configuration)
 _pipeline = ExtractConfig()
+#: the infobox mappings whose properties facts carry (``ingest.infobox_mappings``)
+_mappings = EMBEDDED_MAPPINGS
 
 
-def configure(extract: ExtractConfig) -> None:
-    """Parse with the configured extract pipeline (``extract.model``, ``extract.disable``) from now on."""
-    global _pipeline
+def configure(extract: ExtractConfig, infobox_mappings: str = EMBEDDED_MAPPINGS) -> None:
+    """Parse with the configured extract pipeline (``extract.model``, ``extract.disable``) and read facts
+    with its vocabulary and the configured infobox mappings from now on."""
+    global _pipeline, _mappings
     if (extract.model, extract.disable) != (_pipeline.model, _pipeline.disable):
         _evidence_pos.cache_clear()
-    _pipeline = extract
+    _pipeline, _mappings = extract, infobox_mappings
 
 
 def _nlp():
@@ -304,9 +307,9 @@ def _vocabulary():
 
 
 @functools.lru_cache(maxsize=4)
-def _canonical_properties(vocabulary: str) -> frozenset[str]:
+def _canonical_properties(vocabulary: str, infobox_mappings: str) -> frozenset[str]:
     """Properties of the vocabulary and of the infobox mappings: what canonical predicates facts carry."""
-    mappings = load_mappings()
+    mappings = load_mappings(infobox_mappings)
     return load_vocabulary(vocabulary).properties | {p.predicate for props in mappings.properties.values()
                                                      for p in props.values()}
 
@@ -325,7 +328,8 @@ def canonical_reading(predicate: str) -> Reading | None:
     English phrase where it has one ("born in" for birthPlace: the question's verb has the property's
     subject as its own), else a property named as a noun is "<noun> of" its subject ("capital of" Algeria)
     and one named as "... by" or a participle reads as it is."""
-    if predicate not in _canonical_properties(_pipeline.vocabulary) and not any(c.isupper() for c in predicate[1:]):
+    camel_case = any(c.isupper() for c in predicate[1:])
+    if not camel_case and predicate not in _canonical_properties(_pipeline.vocabulary, _mappings):
         return None
     phrase = _vocabulary().phrases.get(predicate)
     if phrase:
@@ -417,24 +421,6 @@ def number_value(text: str) -> float | None:
     except ValueError:
         return None
     return value * _SCALE.get((match.group(2) or "").lower(), 1.0)
-
-
-def date_key(text: str) -> tuple[int, int | None, int | None] | None:
-    """(year, month or None, day or None) of a calendar date written in any common English or ISO form
-    (python-dateutil); None when the text is not a date with a year (``Tuesday``, ``the 1780s``, ``1,500``).
-    Which fields were written is found by parsing with two different defaults."""
-    from dateutil import parser as dateparser
-    text = (text or "").strip()
-    if not text or not _YEAR.search(text) or (_NUMBER.match(text) and not re.fullmatch(r"\d{3,4}", text)):
-        return None
-    try:
-        a = dateparser.parse(text, default=datetime(1, 1, 1))
-        b = dateparser.parse(text, default=datetime(2, 2, 2))
-    except (ValueError, OverflowError):
-        return None
-    if a.year != b.year:
-        return None
-    return a.year, (a.month if a.month == b.month else None), (a.day if a.day == b.day else None)
 
 
 # --------------------------------------------------------------------------- question analysis

@@ -91,7 +91,7 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     configuration, questions are parsed with its ``extract`` pipeline."""
     settings = _serve_config(config)
     if isinstance(config, Config):
-        qa.configure(config.extract)
+        qa.configure(config.extract, config.ingest.infobox_mappings)
     keys = _api_keys(settings, insecure_no_auth, environ)
     metrics = ServiceMetrics()
     holder = GraphHolder(warehouse, metrics)
