@@ -53,6 +53,9 @@ setup(
         "uvicorn>=0.37",   # 0.37: timeout_worker_healthcheck (kgpipe/serve/api/app.py)
         "rapidfuzz>=3.0",
         "scikit-learn>=1.3",
+        # pycountry: the ISO 3166 country and ISO 639 language names the vocabulary's object classes read
+        # ("located in Austria" is DBpedia's country); the ISO data ships in the wheel, nothing downloads
+        "pycountry>=24.6",
     ],
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)

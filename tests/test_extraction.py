@@ -224,7 +224,8 @@ def test_temporal_qualifier(nlp):
     assert facts(nlp, "Cook became CEO of Apple in 2011.") == [
         ("Cook", "become ceo of", "Apple", E, {"time": "2011"})]
     assert facts(nlp, "Amazon was founded by Jeff Bezos in Bellevue, Washington, on July 5, 1994.") == [
-        ("Jeff Bezos", "found", "Amazon", E, {"time": "July 5, 1994"})]
+        ("Jeff Bezos", "found", "Amazon", E, {"time": "July 5, 1994"}),
+        ("Bellevue", "part of", "Washington", E, {})]        # the address: a fact of its own, no date
 
 
 def test_negation_gives_nothing(nlp):
@@ -627,3 +628,68 @@ def test_whose_and_where_clauses_give_the_relation_to_the_noun_they_describe(nlp
     assert {("Belgium", "leader", "Charles Michel"), ("Belgium", "leader", "Philippe")} <= facts
     assert ("Marie Curie", "meet", "Pierre Curie") in facts
     assert not any(o == "Paris" and p.startswith("meet") for _, p, o in facts)  # a verb with an object keeps it
+
+
+def test_an_address_states_which_place_holds_which(nlp):
+    # real sentences of the sample (Aldous Huxley, Andre Agassi)
+    text = ("Aldous Huxley was born in Godalming, Surrey, England, in 1894. "
+            "Andre Agassi was born in Las Vegas, Nevada to Emmanuel Agassi and Elizabeth Agassi. "
+            "Marie Curie lived in Paris, London and Rome. "
+            "The capital is Washington, D.C. and it is big.")
+    facts = _facts(run(nlp, [DocumentInput("addr-1", text, ((0, len(text)),))]))
+    assert ("Godalming", "isPartOf", "Surrey") in facts
+    assert ("Surrey", "country", "England") in facts                   # a country holds it: DBpedia's country
+    assert ("Las Vegas", "isPartOf", "Nevada") in facts
+    assert not any(p == "birthPlace" and o in ("Surrey", "England", "Nevada") for _, p, o in facts)
+    assert {("Marie Curie", "live in", place) for place in ("Paris", "London", "Rome")} <= facts  # a list
+    assert not any(p in ("isPartOf", "country") and s in ("Paris", "London", "Washington") for s, p, _ in facts)
+
+
+def test_a_relative_clause_on_the_class_noun_is_about_the_subject(nlp):
+    text = ("Marsyas was a satyr who challenged Apollo to a contest of music. "        # the article Apollo
+            "Buzz Aldrin was an American, who was born in Glen Ridge. "
+            "Aristotle was a student of Plato, who founded the Academy.")
+    facts = _facts(run(nlp, [DocumentInput("rel-2", text, ((0, len(text)),))]))
+    assert ("Marsyas", "challenge", "Apollo") in facts
+    assert ("Buzz Aldrin", "birthPlace", "Glen Ridge") in facts
+    assert ("Academy", "founder", "Plato") in facts                     # a name keeps the clause
+    assert not any(p == "founder" and o == "Aristotle" for _, p, o in facts)
+
+
+def test_a_fronted_place_and_a_where_clause_name_what_the_relational_noun_is_of(nlp):
+    text = ("Barny cakes can be found in France where the leader is François Hollande. "
+            "In the United States, the capital is Washington. "
+            "In 1990 the leader was Obama.")
+    facts = _facts(run(nlp, [DocumentInput("rel-3", text, ((0, len(text)),))]))
+    assert ("France", "leader", "François Hollande") in facts
+    assert ("the United States", "capital", "Washington") in facts
+    assert not any(o == "Obama" for _, _, o in facts)                   # a year is no place
+
+
+def test_objects_of_a_class_take_the_narrower_property(nlp):
+    text = ("Graz is located in Austria. Ajoblanco is from Spain. Lincoln was a member of the Republican Party. "
+            "Obama succeeded George W. Bush. Tirstrup is located in Aarhus.")
+    facts = _facts(run(nlp, [DocumentInput("cls-1", text, ((0, len(text)),))]))
+    assert {("Graz", "country", "Austria"), ("Ajoblanco", "country", "Spain"),
+            ("Lincoln", "party", "the Republican Party"), ("George W. Bush", "successor", "Obama")} <= facts
+    assert not any(s == "Tirstrup" and p == "country" for s, p, _ in facts)
+
+
+def test_object_classes_of_a_vocabulary_file():
+    from kgpipe.extract.vocabulary import VocabularyError, parse_vocabulary
+    vocabulary = parse_vocabulary(
+        "properties:\n  location: {prose: {entity: [located in]}}\n  country: {}\n  party: {}\n"
+        "  memberOf: {prose: {entity: [member of]}}\n"
+        "object_classes:\n  country: {source: iso3166, names: [Ruritania], narrows: {location: country,"
+        " come from: country}}\n  party: {pattern: '\\bparty\\b', narrows: {memberOf: party}}\n")
+    assert vocabulary.canonical("located in", "entity", "the Russian Federation").predicate == "country"
+    assert vocabulary.canonical("located in", "entity", "Ruritania").predicate == "country"   # names: too
+    assert vocabulary.canonical("located in", "entity", "Graz").predicate == "location"
+    assert vocabulary.canonical("come from", "entity", "Spain").predicate == "country"       # a surface
+    assert vocabulary.canonical("come from", "entity", "Graz") is None
+    assert vocabulary.canonical("member of", "entity", "Labour Party").predicate == "party"
+    assert vocabulary.canonical("located in", "string", "Spain") is None      # entity objects only
+    with pytest.raises(VocabularyError, match="unknown source"):
+        parse_vocabulary("properties:\n  p: {}\nobject_classes:\n  c: {source: atlas, narrows: {p: p}}\n", "v")
+    with pytest.raises(VocabularyError, match="no property of the vocabulary"):
+        parse_vocabulary("properties:\n  p: {}\nobject_classes:\n  c: {names: [x], narrows: {p: q}}\n", "v")

@@ -329,3 +329,15 @@ def test_bad_rule_files_and_missing_edges_fail_before_writing(spark, tmp_path):
 def test_the_stage_is_registered():
     from jobs.reason import run_stage
     assert stage_function("reason") is run_stage
+
+
+def test_an_address_and_a_country_join_the_birthplace_chain_and_succession_has_both_sides():
+    # "Aldous Huxley was born in Godalming, Surrey, England": extract states birthPlace(Huxley, Godalming),
+    # isPartOf(Godalming, Surrey) and country(Surrey, England)
+    edges = [edge("b", "huxley", "birthPlace", "godalming"), edge("p", "godalming", "isPartOf", "surrey"),
+             edge("c", "surrey", "country", "england"), edge("s", "bush", "successor", "obama")]
+    result = evaluate(load_rules("embedded:rules"), edges, ReasonConfig())
+    got = {(r.subject_id, r.predicate, r.object_id) for r in result.inferred}
+    assert {("huxley", "birthPlace", "surrey"), ("surrey", "location", "england"),
+            ("obama", "predecessor", "bush")} <= got
+    assert ("huxley", "birthPlace", "england") in got      # through Surrey's country

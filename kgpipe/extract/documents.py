@@ -398,7 +398,7 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
 def canonical_triple(t: Triple, vocabulary: Vocabulary) -> tuple[Triple, str]:
     """The triple with its canonical predicate, turned round where the surface runs the other way, and its
     surface predicate."""
-    canonical = vocabulary.canonical(t.predicate, t.object_type)
+    canonical = vocabulary.canonical(t.predicate, t.object_type, t.object)
     if canonical is None:
         return t, t.predicate
     if canonical.inverse:
@@ -441,7 +441,7 @@ def _classified(sent: "Span", triples: list[Triple], cfg: ExtractConfig, vocabul
     (:func:`classify_sentence`), except those the vocabulary maps unless ``relation_relabel_mapped``;
     the model is loaded once per process."""
     settled = None if cfg.relation_relabel_mapped else (
-        lambda t: vocabulary.canonical(t.predicate, t.object_type) is not None)
+        lambda t: vocabulary.canonical(t.predicate, t.object_type, t.object) is not None)
     return classify_sentence(load_model(cfg.relation_model), sent, triples,
                              keep_rejected=cfg.relation_keep_rejected, add_pairs=cfg.relation_add_pairs,
                              threshold=cfg.relation_threshold, settled=settled)

@@ -143,6 +143,11 @@ _DASH = re.compile(r"\s*[–—]\s*|\s+-\s+|(?<=\d)-(?=\d)")
 #: NER labels of things "it" may stand for
 THING_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
                            "LANGUAGE"})
+_PLACE_LABELS = frozenset({"GPE", "LOC"})
+#: the predicate of "Graz, Austria" (:func:`_address`)
+_PLACE_CHAIN = "part of"
+#: "Washington, D.C.", "Austin, TX": a postal abbreviation after a city is part of its name or address
+_POSTAL_CODE = re.compile(r"^(?!U\.?[SK]\.?$)[A-Z]\.?[A-Z]\.?$")
 _HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 
 
@@ -329,11 +334,13 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
     return _Arg(start, end, tok.idx, kind, factor)
 
 
-def _with_conj(tok: "Token") -> list["Token"]:
+def _with_conj(tok: "Token", addresses: bool = False) -> list["Token"]:
+    """``tok`` and its conjuncts; the later parts of an address ("born in Godalming, Surrey, England") are
+    no conjuncts but the places that hold the first (:func:`_address`), unless ``addresses``."""
     out = [tok]
     for c in tok.children:
-        if c.dep_ == "conj":
-            out.extend(_with_conj(c))
+        if c.dep_ == "conj" and (addresses or not _address_part(c)):
+            out.extend(_with_conj(c, addresses))
     return out
 
 
@@ -353,9 +360,16 @@ def _rel_antecedent(pron: "Token") -> "Token | None":
 
 
 def _resolve_rel(tok: "Token") -> "Token":
+    """What a relative pronoun stands for; where that is the class noun or nationality a copula gives its
+    subject, the subject: "Aristotle was a Greek philosopher who was born in Stagira" is about Aristotle,
+    "Buzz Aldrin was an American, who was born in ..." about Aldrin."""
     if tok.lower_ in _REL_PRONOUNS and tok.tag_ in ("WP", "WDT", "WP$"):
         ante = _rel_antecedent(tok)
         if ante is not None:
+            if ante.pos_ == "NOUN" or ante.ent_type_ == "NORP":
+                described = _described_by(ante)
+                if len(described) == 1:
+                    return described[0]
             return ante
     return tok
 
@@ -514,15 +528,28 @@ def _possessor(n: "Token") -> "Token | None":
 
 
 def _where_clause_place(v: "Token") -> "Token | None":
-    """The place a "where" clause headed by ``v`` is about: "Texas, where English is spoken"."""
-    if v.dep_ == "relcl" and any(c.dep_ == "advmod" and c.lower_ == "where" for c in v.children):
+    """The place a "where" clause headed by ``v`` is about: "Texas, where English is spoken", "cakes found
+    in France where the leader is ..." (the parser may hang the clause on the verb, but "where" means the
+    place named just before it)."""
+    where = next((c for c in v.children if c.dep_ == "advmod" and c.lower_ == "where"), None)
+    if where is None or v.dep_ not in ("relcl", "advcl"):
+        return None
+    if v.dep_ == "relcl":
         return v.head
-    return None
+    before = v.doc[where.i - 1] if where.i > 0 else None
+    if before is not None and before.text == "," and where.i > 1:
+        before = v.doc[where.i - 2]
+    return before if before is not None and before.ent_type_ in _PLACE_LABELS else None
 
 
 def _where_place(n: "Token") -> "Token | None":
-    """The place a "where" clause is about, for a noun of that clause: "Texas, where Austin is the capital"."""
-    return _where_clause_place(n.head)
+    """The place a clause is about, for a noun of that clause: "Texas, where Austin is the capital", and
+    the fronted place of "In the United States, the leader is Barack Obama"."""
+    place = _where_clause_place(n.head)
+    if place is None and n.head.pos_ == "AUX":
+        place = next((o for p in n.head.children if p.dep_ == "prep" and p.lower_ == "in" and p.i < n.i
+                      for o in _prep_objects(p) if o.ent_type_ in _PLACE_LABELS), None)
+    return place
 
 
 def _relational_pairs(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
@@ -737,10 +764,57 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
         _inverse_copula_triples(st, parts.attrs, out)
 
 
+def _entity_of(tok: "Token") -> "Span | None":
+    """The NER entity ``tok`` is part of (from the token's IOB tags, so that no parse context is needed)."""
+    if not tok.ent_type_:
+        return None
+    doc, start, end = tok.doc, tok.i, tok.i + 1
+    while start > 0 and doc[start].ent_iob_ == "I":
+        start -= 1
+    while end < len(doc) and doc[end].ent_iob_ == "I":
+        end += 1
+    return doc[start:end]
+
+
+def _listed(tok: "Token") -> bool:
+    """Whether the conjuncts ``tok`` belongs to are joined by "and"/"or" somewhere: a list of places
+    ("Paris, London and Rome"), not an address."""
+    first = tok
+    while first.dep_ == "conj" and first.head.i != first.i:
+        first = first.head
+    return any(c.dep_ == "cc" for conjunct in _with_conj(first, addresses=True) for c in conjunct.children)
+
+
+def _address_part(tok: "Token") -> bool:
+    """"Godalming, Surrey, England", "Graz, Austria": a place name followed, after a comma, by the name of
+    the place that holds it, the way English writes addresses and birthplaces ("Washington, D.C." and
+    "Austin, TX" are one name: a postal abbreviation is no place of its own)."""
+    head = tok.head
+    if (tok.dep_ not in ("appos", "conj") or head.i == tok.i or tok.ent_type_ not in _PLACE_LABELS
+            or head.ent_type_ not in _PLACE_LABELS):
+        return False
+    entity = _entity_of(tok)
+    if entity.start <= head.i < entity.end or entity.start == 0 or tok.doc[entity.start - 1].text != ",":
+        return False
+    return not _POSTAL_CODE.match(entity.text) and not (tok.dep_ == "conj" and _listed(tok))
+
+
+def _address(tok: "Token", ctx: ParseContext, col: _Collector) -> bool:
+    """An address part states that the place before it is part of it; each step of a longer address is
+    its own fact (the reasoning rules chain them)."""
+    if not _address_part(tok):
+        return False
+    col.guard = -1
+    col.add(_arg(tok.head, ctx, True), _PLACE_CHAIN, _arg(tok, ctx, False), BASE_SPECIFIC, {})
+    return True
+
+
 def _appositions(tok: "Token", ctx: ParseContext, col: _Collector) -> None:
     """``tok`` has dep appos; relate it to its head."""
     head = tok.head
     col.guard = -1
+    if _address(tok, ctx, col):
+        return
     # "Tim Cook, CEO of Apple" / "Tim Cook, Apple's CEO" / "Tim Cook, a businessman"
     ha = _arg(head, ctx, True)
     if ha is not None and _relational(tok, ctx):
@@ -834,6 +908,8 @@ def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
             _clause(tok, ctx, col)
         elif dep == "appos":
             _appositions(tok, ctx, col)
+        elif dep == "conj":
+            _address(tok, ctx, col)
         elif dep == "compound" and pos in ("NOUN", "PROPN"):
             _possessive_name(tok, ctx, col)
     return sorted(col.best.values(), key=lambda t: (t.subject_start, t.object_start, t.predicate))

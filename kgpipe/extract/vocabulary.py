@@ -11,7 +11,8 @@ a fact, and question answering says a property with its phrase. Infobox facts ca
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from kgpipe.errors import CommandError
 from kgpipe.packaged import read_setting_file, yaml_mapping
@@ -33,6 +34,48 @@ class Canonical:
     inverse: bool = False
 
 
+#: where the names of an object class come from (``source:`` in the vocabulary's ``object_classes``)
+NAME_SOURCES = ("iso3166", "iso639-1")
+
+
+def _name_key(text: str) -> str:
+    """"the United States." and "United States" are one name."""
+    return re.sub(r"^the\s+", "", " ".join(text.split()).strip(" .,;:").casefold())
+
+
+@functools.lru_cache(maxsize=None)
+def source_names(source: str) -> frozenset[str]:
+    """Names of ISO 3166 countries (current and former: "Soviet Union" is DBpedia's country of facts about
+    its time) or ISO 639-1 languages, as pycountry ships them, with the short and common forms it lists."""
+    import pycountry
+    if source == "iso3166":
+        records = list(pycountry.countries) + list(pycountry.historic_countries)
+        fields = ("name", "common_name", "official_name")
+    else:
+        records = [language for language in pycountry.languages if hasattr(language, "alpha_2")]
+        fields = ("name", "common_name")
+    names = set()
+    for record in records:
+        for name in (getattr(record, f, None) for f in fields):
+            if name and "," not in name and "(" not in name:   # "Korea, Republic of" is no running-text name
+                names.add(_name_key(name))
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class ObjectClass:
+    """Objects of a class (countries, languages, parties) and the narrower properties DBpedia states about
+    them: a property or surface predicate -> the property whose range is the class."""
+    name: str
+    names: frozenset[str]
+    pattern: re.Pattern | None
+    narrows: dict[str, str]
+
+    def holds(self, text: str) -> bool:
+        key = _name_key(text)
+        return key in self.names or (self.pattern is not None and self.pattern.search(key) is not None)
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     phrases: dict[str, str]
@@ -40,10 +83,21 @@ class Vocabulary:
     prose: dict[tuple[str, str], Canonical]     # (surface predicate, object kind) -> property
     light: frozenset[str]
     properties: frozenset[str]
+    object_classes: tuple[ObjectClass, ...] = field(default=())
 
-    def canonical(self, surface: str, object_type: str) -> Canonical | None:
-        """The property ``surface`` states about an object of ``object_type``, or None."""
-        return self.prose.get((surface, object_type))
+    def canonical(self, surface: str, object_type: str, object_text: str | None = None) -> Canonical | None:
+        """The property ``surface`` states about an object of ``object_type``, or None; with the object's
+        text, narrowed where the object is of a class that has a narrower property ("located in" a
+        country is ``country``)."""
+        found = self.prose.get((surface, object_type))
+        if object_text is None or object_type != "entity" or (found is not None and found.inverse):
+            return found
+        keys = (found.predicate, surface) if found else (surface,)
+        for object_class in self.object_classes:
+            narrower = next((object_class.narrows[k] for k in keys if k in object_class.narrows), None)
+            if narrower and object_class.holds(object_text):
+                return Canonical(narrower)
+        return found
 
     def is_light(self, predicate: str) -> bool:
         return predicate in self.light
@@ -79,7 +133,29 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
                     problems.append(f"{key[0]!r} ({kind}) is both {prose[key].predicate} and {name}")
                 else:
                     prose[key] = Canonical(name, inverse)
+    properties = frozenset(data.get("properties") or {})
+    object_classes = tuple(_object_class(name, spec or {}, properties, problems)
+                           for name, spec in (data.get("object_classes") or {}).items())
     if problems:
         raise VocabularyError(f"{source}: " + "; ".join(problems))
-    return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()),
-                      frozenset((data.get("properties") or {})))
+    return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()), properties,
+                      object_classes)
+
+
+def _object_class(name: str, spec: dict, properties: frozenset[str], problems: list[str]) -> ObjectClass:
+    names = {_name_key(str(n)) for n in spec.get("names") or ()}
+    source = spec.get("source")
+    if source is not None and source not in NAME_SOURCES:
+        problems.append(f"object class {name}: unknown source {source!r} (one of {', '.join(NAME_SOURCES)})")
+    elif source is not None:
+        names |= source_names(source)
+    pattern = None
+    if spec.get("pattern"):
+        try:
+            pattern = re.compile(str(spec["pattern"]))
+        except re.error as error:
+            problems.append(f"object class {name}: pattern {spec['pattern']!r}: {error}")
+    narrows = {str(k): str(v) for k, v in (spec.get("narrows") or {}).items()}
+    problems.extend(f"object class {name}: {k!r} narrows to {v!r}, which is no property of the vocabulary"
+                    for k, v in narrows.items() if v not in properties)
+    return ObjectClass(name, frozenset(names), pattern, narrows)
