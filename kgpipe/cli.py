@@ -108,6 +108,11 @@ def _add_eval_commands(sub) -> None:
     infobox.add_argument("--gold", metavar="FILE", help="JSONL, one {\"title\", \"predicate\", \"values\"} per "
                                                        "line (default: kgpipe/data/eval/infobox-gold.jsonl)")
     infobox.add_argument("--warehouse", help="warehouse with the infobox and documents tables")
+    entities = kinds.add_parser("entities", help="resolved entities against the wiki: type agreement with "
+                                                 "infobox classes, self-link accuracy, titles split into several "
+                                                 "entities, the largest entities")
+    entities.add_argument("--warehouse", help="warehouse with documents, mentions, mention_entities, entities "
+                                              "(and infobox)")
     kge = kinds.add_parser("kge", help="train and evaluate embeddings on a train/valid/test TSV dataset")
     kge.add_argument("--dataset", required=True, metavar="PATH", help="folder or .tar.gz of train/valid/test")
     for flag, kind in (("--model", str), ("--epochs", int), ("--dim", int), ("--lr", float), ("--loss", str),
@@ -299,9 +304,15 @@ def _evaluate_infobox(config: Config, args) -> dict:
     return evaluate_warehouse(Warehouse(config.warehouse, config.keep_versions), args.gold or DEFAULT_GOLD)
 
 
+def _evaluate_entities(config: Config, args) -> dict:
+    from kgpipe.evaluate.entities import evaluate_warehouse
+    from kgpipe.warehouse import Warehouse
+    return evaluate_warehouse(Warehouse(config.warehouse, config.keep_versions))
+
+
 EVALUATIONS: dict[str, Callable[[Config, argparse.Namespace], dict]] = {
     "ner": _evaluate_ner, "re": _evaluate_re, "linking": _evaluate_linking, "qa": _evaluate_qa, "kge": _evaluate_kge,
-    "infobox": _evaluate_infobox}
+    "infobox": _evaluate_infobox, "entities": _evaluate_entities}
 
 
 def _evaluate(config: Config, args, extra: list[str]) -> int:

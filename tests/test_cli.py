@@ -84,6 +84,7 @@ def test_eval_kge_prints_one_json_line(tmp_path: Path, capsys):
     (["label", "import", "no-such-file.json"], "run `kgpipe label select` first"),
     (["eval", "linking", "--holdout-fraction", "2"], "--holdout-fraction must be between 0 and 1"),
     (["eval", "qa"], "cannot load the graph"),
+    (["eval", "entities"], "eval entities needs the documents table"),
     (["ask", "Who founded Apple?"], "cannot load the graph"),
     (["eval", "re", "--webnlg", "x", "--extractor", "nope"], "unknown extractor 'nope'"),
     (["serve", "--unknown-option"], "serve does not take --unknown-option"),
