@@ -185,8 +185,16 @@ def _resolve_document(min_commonness: float):
             document_graph_edges,
             is_proper_name,
             link_mention,
+            page_is_person,
+            title_key,
         )
         targets = {r["title"] for r in rows if r["kind"] == "target" and r["title"]}
+        page = next((r for r in rows if r["kind"] == "page" and r["title"]), None)
+        page_title = page["title"] if page else None
+        page_key = title_key(page_title) if page_title else None
+        page_person = page is not None and page_is_person(
+            page["label"], [r["label"] for r in rows if r["kind"] == "mention"
+                            and (r["anchor_title"] == page_title or r["key"] == page_key)])
         lites = []
         for r in rows:
             if r["kind"] != "mention" or coarse_type(r["label"]) is None:
@@ -197,7 +205,8 @@ def _resolve_document(min_commonness: float):
                 cands = [(c["title"], c["commonness"], c["type"]) for c in r["candidates"] or ()]
                 title, score, method = link_mention(r["key"], r["label"], cands, targets,
                                                     min_commonness=min_commonness,
-                                                    proper_name=is_proper_name(r["text"]))
+                                                    proper_name=is_proper_name(r["text"]),
+                                                    page_title=page_title, page_person=page_person)
                 if title is None:
                     method = "unlinked"
                 elif method == "commonness":
@@ -211,11 +220,12 @@ def _resolve_document(min_commonness: float):
 
 
 def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFrame, title_types: DataFrame,
-                   min_commonness: float) -> DataFrame:
+                   min_commonness: float, pages: DataFrame | None = None) -> DataFrame:
     """Per document: every entity mention linked (kind ``link``) and the same-as edges
     (kind ``edge``). ``mentions`` carry their resolved ``anchor_title``. Candidates reach a
     mention by a join on its alias key; the document's own (resolved) link targets travel as
-    rows of kind ``target`` in the same group."""
+    rows of kind ``target`` in the same group, and a wiki page's own (resolved) title as a row of
+    kind ``page`` (``pages``: doc_id, title), with the title's type in ``label``."""
     normalize = text_udf(normalize_surface)
     candidates = (aliases.join(title_types, aliases.target_title == title_types.title, "left")
                   .groupBy("alias_key")
@@ -230,8 +240,15 @@ def link_documents(mentions: DataFrame, doc_targets: DataFrame, aliases: DataFra
                            F.lit(None).cast("int").alias("start"), F.lit(None).cast("string").alias("key"),
                            F.lit(None).cast("string").alias("anchor_title"),
                            F.lit(None).cast(m.schema["candidates"].dataType).alias("candidates"), "title")
-    return map_groups(m.unionByName(t), "doc_id", ["kind", "start", "mention_id"],
-                      _resolve_document(min_commonness), _DOC_OUT)
+    groups = m.unionByName(t)
+    if pages is not None:
+        typed = pages.join(title_types.withColumnRenamed("entity_type", "label"), "title", "left")
+        groups = groups.unionByName(typed.select(
+            F.lit("page").alias("kind"), "doc_id", *(F.lit(None).cast(m.schema[c].dataType).alias(c) for c in
+                                                     ("mention_id", "text")), "label",
+            *(F.lit(None).cast(m.schema[c].dataType).alias(c) for c in ("start", "key", "anchor_title",
+                                                                        "candidates")), "title"))
+    return map_groups(groups, "doc_id", ["kind", "start", "mention_id"], _resolve_document(min_commonness), _DOC_OUT)
 
 
 def title_types(mentions: DataFrame) -> DataFrame:
@@ -529,24 +546,39 @@ def _alias_table(job: _Job, mentions: DataFrame, documents: DataFrame, links: Da
     return targets, links, anchored, aliases
 
 
-def _same_as_graph(job: _Job, anchored: DataFrame, links: DataFrame, aliases: DataFrame
+def _same_as_graph(job: _Job, anchored: DataFrame, links: DataFrame, aliases: DataFrame, pages: DataFrame
                    ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Every entity mention linked, with the graph vertex it is (its title's or its own), and the
-    same-as graph's edges and vertices."""
+    same-as graph's edges and vertices. ``pages``: (doc_id, title) of the wiki pages, title resolved."""
     doc_targets = (links.select("doc_id", F.col("target").alias("title"))
                    .where(F.col("title").isNotNull()).dropDuplicates())
     per_doc = job.materialize(link_documents(anchored, doc_targets, aliases, title_types(anchored),
-                                             job.cfg.min_commonness), "work-per-doc")
+                                             job.cfg.min_commonness, pages), "work-per-doc")
     links_out = per_doc.where(F.col("kind") == "link").withColumn(
         "vertex", F.when(F.col("wiki_title").isNotNull(), F.concat(F.lit("W:"), "wiki_title"))
         .otherwise(F.col("mention_id")))
     graph_edges = per_doc.where(F.col("kind") == "edge").select("src", "dst", "rule")
+    graph_edges = graph_edges.unionByName(title_name_graph_edges(graph_edges, links_out, title_types(anchored)))
     vertices = (links_out.select("vertex")
                 .unionByName(graph_edges.select(F.col("src").alias("vertex")))
                 .unionByName(graph_edges.select(F.col("dst").alias("vertex"))))
     if job.prior["entity_keys"] is not None:
         graph_edges, vertices = _tie_to_prior(job.prior["entity_keys"], graph_edges, vertices)
     return links_out, graph_edges, vertices
+
+
+def title_name_graph_edges(graph_edges: DataFrame, links_out: DataFrame, types: DataFrame) -> DataFrame:
+    """:func:`kgpipe.graph.resolve.title_name_edges` as a join: the unlinked names' keys of this batch
+    against the titles its mentions are linked to, on the title's whole name."""
+    from kgpipe.graph.resolve import TITLE_NAME_RULE, full_name, joins_title, name_of_key
+    name = text_udf(lambda key: (name_of_key(key) or ("", ""))[1])
+    joins = F.udf(joins_title, "boolean")
+    keys = (graph_edges.select(F.col("dst").alias("src")).unionByName(graph_edges.select("src"))
+            .where(F.col("src").startswith("N:")).distinct().withColumn("name", name("src")))
+    titles = (links_out.where(F.col("wiki_title").isNotNull()).select(F.col("wiki_title").alias("title")).distinct()
+              .join(types, "title", "left").withColumn("name", text_udf(full_name)("title")))
+    return (keys.join(titles, "name").where(joins("src", "entity_type"))
+            .select("src", F.concat(F.lit("W:"), "title").alias("dst"), F.lit(TITLE_NAME_RULE).alias("rule")))
 
 
 def _tie_to_prior(keys: DataFrame, graph_edges: DataFrame, vertices: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -633,7 +665,9 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
     mentions, triples, documents, links, redirects = _batch_inputs(job)
     doc_times = documents.select("doc_id", "ts")
     targets, links, anchored, aliases = _alias_table(job, mentions, documents, links, redirects)
-    links_out, graph_edges, vertices = _same_as_graph(job, anchored, links, aliases)
+    pages = resolve_titles(documents.where(F.col("source_kind") == "wiki"), "title", targets, "page")
+    links_out, graph_edges, vertices = _same_as_graph(job, anchored, links, aliases,
+                                                      pages.select("doc_id", F.col("page").alias("title")))
     with adaptive_execution_off(spark):
         write(assign_entities(spark, vertices, graph_edges, cfg.max_component_size, checkpoint,
                               staging / "work-graph"), staging / "work-assigned")

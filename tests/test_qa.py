@@ -412,3 +412,17 @@ def test_properties_of_the_configured_infobox_mappings_are_read_as_properties(tm
     finally:
         qa.configure(ExtractConfig())
     assert canonical_reading("patron") is None
+
+
+def test_a_functional_property_answers_with_its_best_supported_value():
+    # the sample's Animal Farm: the infobox says 17 August 1945, a sentence says it was published in 1946 (in the
+    # United States); a publication date is one value, so the answer is the better supported one
+    def candidate(answer, score, predicate="publicationDate", direction="out"):
+        fact = {"predicate": predicate, "kind": "extracted"}
+        return qa.Candidate(fact=fact, anchor={"entity_id": "animal-farm"}, direction=direction, answer=answer,
+                            answer_id=None, origin="object", relation=1.0, hits=[], score=score)
+    chosen = qa._select([candidate("1945-08-17", 1.0), candidate("1946", 0.9)])
+    assert [c.answer for c in chosen] == ["1945-08-17"]
+    # a property of many values keeps them all; so does a functional one read from its object's side
+    assert len(qa._select([candidate("Napoleon", 1.0, "character"), candidate("Snowball", 0.9, "character")])) == 2
+    assert len(qa._select([candidate("A", 1.0, direction="in"), candidate("B", 0.9, direction="in")])) == 2

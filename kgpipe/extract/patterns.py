@@ -788,10 +788,10 @@ def _listed(tok: "Token") -> bool:
 def _address_part(tok: "Token") -> bool:
     """"Godalming, Surrey, England", "Graz, Austria": a place name followed, after a comma, by the name of
     the place that holds it, the way English writes addresses and birthplaces ("Washington, D.C." and
-    "Austin, TX" are one name: a postal abbreviation is no place of its own)."""
+    "Austin, TX" are one name: a postal abbreviation is no place of its own). Only political places (GPE):
+    "Europe, Africa, Asia" lists continents, it does not nest them."""
     head = tok.head
-    if (tok.dep_ not in ("appos", "conj") or head.i == tok.i or tok.ent_type_ not in _PLACE_LABELS
-            or head.ent_type_ not in _PLACE_LABELS):
+    if tok.dep_ not in ("appos", "conj") or head.i == tok.i or tok.ent_type_ != "GPE" or head.ent_type_ != "GPE":
         return False
     entity = _entity_of(tok)
     if entity.start <= head.i < entity.end or entity.start == 0 or tok.doc[entity.start - 1].text != ",":

@@ -84,6 +84,8 @@ class Vocabulary:
     light: frozenset[str]
     properties: frozenset[str]
     object_classes: tuple[ObjectClass, ...] = field(default=())
+    #: properties with one value per subject (owl:FunctionalProperty): a second value is a lesser reading
+    functional: frozenset[str] = field(default=frozenset())
 
     def canonical(self, surface: str, object_type: str, object_text: str | None = None) -> Canonical | None:
         """The property ``surface`` states about an object of ``object_type``, or None; with the object's
@@ -113,13 +115,15 @@ def load_vocabulary(setting: str = EMBEDDED_VOCABULARY) -> Vocabulary:
 
 def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
     data = yaml_mapping(text, source, VocabularyError)
-    phrases, symmetric, prose, problems = {}, set(), {}, []
+    phrases, symmetric, functional, prose, problems = {}, set(), set(), {}, []
     for name, spec in (data.get("properties") or {}).items():
         spec = spec or {}
         if spec.get("phrase"):
             phrases[name] = str(spec["phrase"])
         if spec.get("symmetric"):
             symmetric.add(name)
+        if spec.get("functional"):
+            functional.add(name)
         for kind, surfaces in (spec.get("prose") or {}).items():
             if kind not in OBJECT_KINDS:
                 problems.append(f"{name}: unknown object kind {kind!r} (one of {', '.join(OBJECT_KINDS)})")
@@ -139,7 +143,7 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
     if problems:
         raise VocabularyError(f"{source}: " + "; ".join(problems))
     return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()), properties,
-                      object_classes)
+                      object_classes, frozenset(functional))
 
 
 def _object_class(name: str, spec: dict, properties: frozenset[str], problems: list[str]) -> ObjectClass:

@@ -55,7 +55,8 @@ __all__ = [
     "DOC_LINK_SCORE", "TITLE_COUNT", "REDIRECT_COUNT", "MAX_REDIRECT_HOPS",
     "RULE_STRENGTH", "CROSS_DOC_RULE", "PRIOR_RULE",
     "normalize_surface", "title_key", "is_proper_name", "coarse_type", "compatible",
-    "resolve_redirect", "AliasRow", "alias_rows", "candidate_index", "link_mention",
+    "resolve_redirect", "AliasRow", "alias_rows", "candidate_index", "name_compatible", "page_is_person",
+    "full_name", "link_mention", "PAGE_SUBJECT_SCORE", "WEAK_TYPES", "TITLE_NAME_RULE", "title_name_edges",
     "MentionLite", "same_as_pairs", "cross_document_key", "vertex_for",
     "document_graph_edges", "components", "split_oversized", "cluster_identity",
     "entity_id_for", "canonical_name", "majority_type", "edge_key", "qualifiers_string",
@@ -349,11 +350,53 @@ def candidate_index(rows: Iterable[AliasRow], title_types: Mapping[str, str | No
 DOC_LINK_SCORE = 0.9
 
 
+#: score of a mention linked because it names the article it stands in
+PAGE_SUBJECT_SCORE = 1.0
+#: NER labels too unreliable to keep a name from the title or the mentions it names: spaCy's ORG has
+#: precision 0.385 on CoNLL-2003 dev here (PER 0.78, LOC 0.81; docs/evaluate.md), and on the sample it is
+#: what split "Lincoln" (ORG) from Abraham Lincoln and "Angola" (ORG) from the country
+WEAK_TYPES = frozenset({"ORG"})
+
+
+def full_name(title: str) -> str:
+    """A title's whole name as an alias key, its disambiguator kept: "Alabama" -> "alabama", "Alabama
+    (people)" -> "alabama people". The title written so is Wikipedia's primary topic of the name."""
+    return normalize_surface(normalize_title(title or ""))
+
+
+def _initials(words: Sequence[str]) -> set[str]:
+    """The acronyms a multi-word name can be written as: all initials, or without function words."""
+    return {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in _ACRONYM_STOP)}
+
+
+def name_compatible(mention_key: str, title: str, person: bool = False) -> bool:
+    """Whether a mention's text can name ``title`` on its own: the title's name (its disambiguator aside:
+    "Alabama" names "Alabama (people)" as well as "Alabama"), for a person the last words of the name (the
+    surname: "Lincoln" for "Abraham Lincoln"), or the initials of a multi-word name ("NASA"). "Aristotle"
+    does not name "Aristotle Mountains": a name's first word is no short form of it."""
+    name = title_key(title)
+    if not mention_key or not name:
+        return False
+    if mention_key == name:
+        return True
+    words, key_words = name.split(), mention_key.split()
+    if person and len(key_words) < len(words) and words[-len(key_words):] == key_words:
+        return True
+    return len(words) >= 2 and len(key_words) == 1 and mention_key in _initials(words)
+
+
+def page_is_person(page_type: str | None, name_labels: Iterable[Any]) -> bool:
+    """Whether an article is about a person, so that its subject's surname names it: the title's type
+    (anchors and infobox), else the NER labels of the mentions that write the title's name in full."""
+    return (coarse_type(page_type) or majority_type(name_labels)) == "PER"
+
+
 def link_mention(mention_key: str, mention_type: str | None,
                  candidates: Sequence[tuple[str, float, str | None]],
                  doc_link_targets: Iterable[str] = (), *,
                  min_commonness: float = ResolveConfig.model_fields["min_commonness"].default,
-                 proper_name: bool = True) -> tuple[str | None, float, str]:
+                 proper_name: bool = True, page_title: str | None = None,
+                 page_person: bool = False) -> tuple[str | None, float, str]:
     """Link one (non-anchor) mention to a wiki title.
 
     ``mention_key`` = ``normalize_surface(text)``; ``candidates`` = the alias table rows of
@@ -365,16 +408,31 @@ def link_mention(mention_key: str, mention_type: str | None,
 
     1. Label not an entity type (literal) -> ``(None, 0.0, "not_entity")``; the mention text
        is not a proper name (``proper_name=False``, see :func:`is_proper_name`: "apple" the
-       fruit is not linked to Apple Inc.) -> ``"not_proper_name"``; no candidates ->
-       ``"no_candidates"``.
-    2. Candidates whose ``target_type`` is incompatible with the mention type are skipped
-       (unknown target type = compatible); none left -> ``"type_incompatible"``.
-    3. **Document link**: a candidate the same document links to wins (highest commonness,
-       then smallest title): score ``max(DOC_LINK_SCORE, commonness)``, ``"doc_link"``.
-    4. A single-token PERSON key ("cook") is not linked on commonness alone (surnames are
+       fruit is not linked to Apple Inc.) -> ``"not_proper_name"``, after rule 2.
+    2. **The article's subject**: in the article ``page_title`` (a wiki page's own,
+       redirect-resolved title), a mention whose text names it (:func:`name_compatible`, the
+       surname too where ``page_person``) or is one of its known aliases (a candidate) is the
+       article's subject, whatever its NER label: ``(page_title, PAGE_SUBJECT_SCORE,
+       "page_subject")``; so is the page's name written in lower case ("albedo" in Albedo), which
+       rule 1 would leave unlinked elsewhere. "Lincoln" in the article Abraham Lincoln is the president even where
+       NER says ORG; "Alabama" in the article Alabama is the state, not "Alabama (people)",
+       which the article links to.
+    3. No candidates -> ``"no_candidates"``. Candidates whose ``target_type`` is incompatible
+       with the mention type are skipped (unknown target type = compatible), except a title
+       whose whole name (:func:`full_name`) the mention is when its label is one of
+       :data:`WEAK_TYPES` or the document itself links that title (its author's link outweighs
+       one NER guess: "the writings of Aristotle" tagged GPE in Alchemy, which links Aristotle);
+       none left -> ``"type_incompatible"``.
+    4. **Document link**: a candidate the same document links to wins (highest commonness,
+       then smallest title): score ``max(DOC_LINK_SCORE, commonness)``, ``"doc_link"``. Every
+       candidate is a known alias of its title (an anchor or a redirect wrote it), so a page
+       that links "Apple Records" means that by its "Apple"; a page's link to another title does
+       not outweigh the page's own subject (rule 2).
+    5. A single-token PERSON key ("cook") is not linked on commonness alone (surnames are
        ambiguous): ``"ambiguous_short_person"``; it can still join its long form through
-       :func:`same_as_pairs`.
-    5. **Commonness**: the candidate with the highest commonness (then smallest title) when
+       :func:`same_as_pairs`. A mononym whose best candidate is titled by exactly that word
+       ("Aristotle", "Plato") is a whole name, not a surname, and goes on to rule 6.
+    6. **Commonness**: the candidate with the highest commonness (then smallest title) when
        commonness > ``min_commonness``: score = commonness, ``"commonness"``; otherwise
        ``(None, best commonness, "below_threshold")``.
 
@@ -384,19 +442,26 @@ def link_mention(mention_key: str, mention_type: str | None,
     mtype = coarse_type(mention_type)
     if mtype is None:
         return None, 0.0, "not_entity"
+    if page_title and mention_key and (
+            (not proper_name and mention_key == title_key(page_title))
+            or (proper_name and (name_compatible(mention_key, page_title, page_person or mtype == "PER")
+                                 or any(t == page_title for t, _, _ in candidates)))):
+        return page_title, PAGE_SUBJECT_SCORE, "page_subject"
     if not proper_name:
         return None, 0.0, "not_proper_name"
     if not mention_key or not candidates:
         return None, 0.0, "no_candidates"
-    ok = [(t, float(c), tt) for t, c, tt in candidates if tt is None or compatible(mtype, tt)]
+    targets = set(doc_link_targets or ())
+    ok = [(t, float(c), tt) for t, c, tt in candidates
+          if tt is None or compatible(mtype, tt)
+          or ((mtype in WEAK_TYPES or t in targets) and full_name(t) == mention_key)]
     if not ok:
         return None, 0.0, "type_incompatible"
     ok.sort(key=lambda x: (-x[1], x[0]))
-    targets = set(doc_link_targets or ())
     for t, c, _ in ok:
         if t in targets:
             return t, max(DOC_LINK_SCORE, c), "doc_link"
-    if mtype == "PER" and len(mention_key.split()) == 1:
+    if mtype == "PER" and len(mention_key.split()) == 1 and full_name(ok[0][0]) != mention_key:
         return None, 0.0, "ambiguous_short_person"
     t, c, _ = ok[0]
     if c > min_commonness:
@@ -421,7 +486,7 @@ class MentionLite(NamedTuple):
 #: ``resolved`` ties a key vertex to an entity of an earlier run (``E:<entity_id>``):
 #: an increment may merge existing entities, but never splits one.
 RULE_STRENGTH: Mapping[str, int] = {"resolved": 4, "same_link": 3, "same_name": 2, "short_form": 2,
-                                    "acronym": 2, "name": 1}
+                                    "acronym": 2, "name": 1, "title_name": 1}
 CROSS_DOC_RULE = "name"
 PRIOR_RULE = "resolved"
 _ACRONYM_STOP = frozenset({"of", "the", "and", "for", "de", "la", "le", "du", "des", "der", "von",
@@ -452,8 +517,13 @@ def _blocked(a: _M, b: _M) -> bool:
 def _star(group: list[_M], rule: str, out: dict[tuple[str, str], str]) -> None:
     """Pair each member with the earliest earlier member of its type class. When the group
     holds two concrete types (PER and LOC "Jordan"), ANY members pair only among
-    themselves, so ANY never bridges incompatible types."""
+    themselves, so ANY never bridges incompatible types. For a name, a label of
+    :data:`WEAK_TYPES` is no type of its own: it joins the group's one other concrete type."""
     concrete = {g.type for g in group if g.type != ANY}
+    if rule == "same_name" and len(concrete - WEAK_TYPES) == 1 and concrete & WEAK_TYPES:
+        strong = next(iter(concrete - WEAK_TYPES))
+        group = [g._replace(type=strong) if g.type in WEAK_TYPES else g for g in group]
+        concrete = {strong}
     classes: dict[str, list[_M]] = defaultdict(list)
     for g in group:
         cls = (next(iter(concrete)) if concrete else ANY) if len(concrete) <= 1 else g.type
@@ -486,7 +556,9 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
 
     * ``same_link`` -- both resolved to the same wiki title.
     * ``same_name`` -- both proper names (:func:`is_proper_name`) with the same non-empty
-      :func:`normalize_surface` key.
+      :func:`normalize_surface` key; a :data:`WEAK_TYPES` label does not keep a name from its
+      other mentions ("Lincoln" ORG and PERSON in one article are one name; "Jordan" PERSON and
+      GPE are not).
     * ``short_form`` -- a PERSON proper name whose key tokens are a strict prefix or suffix
       of the tokens of an *earlier* PERSON (or ANY) proper name: "Holmes" / "Sherlock" ->
       "Sherlock Holmes", "Cook" -> "Tim Cook". Paired with the nearest such long form; when
@@ -573,8 +645,7 @@ def _pair_acronyms(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
     initials: dict[str, dict[tuple[str, str | None, str], int]] = defaultdict(dict)
     for k, x in enumerate(ms):
         if x.proper and len(x.tokens) >= 2 and x.type in _ACRONYM_LONG_TYPES:
-            for ini in ("".join(t[0] for t in x.tokens),
-                        "".join(t[0] for t in x.tokens if t not in _ACRONYM_STOP)):
+            for ini in _initials(x.tokens):
                 initials[ini].setdefault((x.key, x.m.wiki_title, x.type), k)
     for s in ms:
         if s.type not in _ACRONYM_TYPES:
@@ -611,6 +682,39 @@ def cross_document_key(text: str, label: str | None, wiki_title: str | None = No
     if not key or (t == "PER" and len(key.split()) < 2):
         return None
     return f"N:{t}:{key}"
+
+
+#: rule of the edge from an unlinked name's key to the linked title of that whole name
+TITLE_NAME_RULE = "title_name"
+
+
+def name_of_key(key: str) -> tuple[str, str] | None:
+    """(coarse type, name) of a :func:`cross_document_key` ``N:TYPE:name``, else None."""
+    parts = key.split(":", 2) if key.startswith("N:") else ()
+    return (parts[1], parts[2]) if len(parts) == 3 else None
+
+
+def joins_title(key: str, title_type: str | None) -> bool:
+    """Whether the unlinked name ``key`` may join a linked title of the same whole name whose type is
+    ``title_type``: unknown, compatible, or the name's own label is weak (:data:`WEAK_TYPES`)."""
+    named = name_of_key(key)
+    return named is not None and (title_type is None or compatible(named[0], title_type)
+                                  or named[0] in WEAK_TYPES)
+
+
+def title_name_edges(name_keys: Iterable[str], titles: Iterable[tuple[str, str | None]]
+                     ) -> list[tuple[str, str, str]]:
+    """Edges that merge an unlinked name into the linked title of that whole name across documents
+    (``titles``: the linked titles with their types): ``N:LOC:alabama`` -> ``W:Alabama``, not
+    ``W:Alabama (people)`` (:func:`full_name`: the bare name is the primary topic), when
+    :func:`joins_title`. A name the linker left alone in one article ("Alabama" where the alias is
+    split between the state and the people) is still the entity every other article links. Two
+    different "Holmes" never meet here: a one-word PERSON name has no key."""
+    by_name: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for title, title_type in titles:
+        by_name[full_name(title)].append((title, title_type))
+    return sorted((key, "W:" + title, TITLE_NAME_RULE) for key in set(name_keys) if name_of_key(key)
+                  for title, title_type in by_name.get(name_of_key(key)[1], ()) if joins_title(key, title_type))
 
 
 def vertex_for(m: MentionLite) -> str:

@@ -840,12 +840,14 @@ def _candidates(kg, analysis: Analysis) -> list[Candidate]:
 
 def _select(candidates: list[Candidate]) -> list[Candidate]:
     """The answer group: candidates sharing anchor, predicate and direction, each within GROUP_SHARE of the
-    best score, one per distinct answer. Of the groups whose best member is within GROUP_SHARE of the
+    best score, one per distinct answer (only the best where the property is functional and read from its
+    subject: one birth date). Of the groups whose best member is within GROUP_SHARE of the
     overall best, the one with the largest summed score wins: "Jobs and Wozniak found Apple" over "Apple
     founded by Jobs", which says less with the same confidence."""
     if not candidates:
         return []
     top = candidates[0].score
+    functional = _vocabulary().functional
     groups: dict[tuple, list[Candidate]] = {}
     for c in candidates:   # best first
         key = (c.anchor["entity_id"], c.fact["predicate"], c.direction)
@@ -855,7 +857,8 @@ def _select(candidates: list[Candidate]) -> list[Candidate]:
         answer_key = normalize_surface(c.answer) or c.answer
         if any((normalize_surface(m.answer) or m.answer) == answer_key for m in members):
             continue
-        if len(members) < MAX_ITEMS:
+        one_value = c.direction == "out" and c.fact["predicate"] in functional
+        if len(members) < (1 if one_value else MAX_ITEMS):
             members.append(c)
     eligible = [(key, members) for key, members in groups.items() if members[0].score >= GROUP_SHARE * top]
     # ties: the higher best score, then by predicate, direction and entity id, so that reruns agree
