@@ -693,3 +693,12 @@ def test_object_classes_of_a_vocabulary_file():
         parse_vocabulary("properties:\n  p: {}\nobject_classes:\n  c: {source: atlas, narrows: {p: p}}\n", "v")
     with pytest.raises(VocabularyError, match="no property of the vocabulary"):
         parse_vocabulary("properties:\n  p: {}\nobject_classes:\n  c: {names: [x], narrows: {p: q}}\n", "v")
+
+
+def test_a_year_with_its_era_is_one_date(nlp):
+    # the sample's Aristotle: the small model tags "BC" ORG, which resolve linked to the comic strip B.C.
+    text = 'Aristotle, whose name means "the best purpose", was born in 384 BC in Stagira, Chalcidice.'
+    out = run(nlp, [DocumentInput("era-1", text, ((0, len(text)),))])
+    assert ("Aristotle", "birthDate", "384 BC") in _facts(out)
+    assert not any(m["text"] == "BC" for m in out["mentions"])
+    assert any(m["text"] == "384 BC" and m["label"] == "DATE" for m in out["mentions"])

@@ -219,6 +219,10 @@ def test_a_weak_label_does_not_split_a_name_in_one_document():
     assert {("o", "p", "same_name"), ("o2", "p", "same_name")} <= set(pairs)
     ids = resolve([doc])
     assert ids["p"] == ids["o"] == ids["o2"]
+    # the sample's Animal Farm: "George Orwell" linked, then "Orwell" tagged ORG 49 times
+    doc = [M("g", "George Orwell", "LINK", 0, "George Orwell"), M("o", "Orwell", "ORG", 50)]
+    assert ("g", "o", "short_form") in same_as_pairs(doc)
+    assert resolve([doc])["o"] == entity_id_for("George Orwell")
 
 
 def test_an_unlinked_name_joins_the_linked_title_of_that_whole_name():

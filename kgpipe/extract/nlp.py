@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     import spacy
 
 PII_KINDS = ("EMAIL", "PHONE", "IBAN", "CARD", "SSN", "IPV4")
+#: era markers written after a year
+ERAS = ("BC", "BCE", "AD", "CE", "B.C.", "B.C.E.", "A.D.", "C.E.")
 
 
 def load_nlp(model: str, disable: Sequence[str] = ()) -> "spacy.Language":
@@ -33,5 +35,11 @@ def _load_nlp(model: str, disable: tuple[str, ...]) -> "spacy.Language":
             nlp.tokenizer.add_special_case(mask, [{ORTH: mask}])
     if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
         nlp.add_pipe("sentencizer", first=True)
+    if "ner" in nlp.pipe_names:
+        # the small model reads "384 BC" as a number and an organisation "BC" (linked, it became the comic
+        # strip B.C.); a year with its era is one date
+        ruler = nlp.add_pipe("entity_ruler", name="era_dates", after="ner", config={"overwrite_ents": True})
+        ruler.add_patterns([{"label": "DATE", "pattern": [{"LIKE_NUM": True}, {"TEXT": {"IN": list(ERAS)}}]},
+                            {"label": "DATE", "pattern": [{"TEXT": {"IN": ["AD", "A.D."]}}, {"LIKE_NUM": True}]}])
     return nlp
 

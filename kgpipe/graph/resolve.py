@@ -559,7 +559,8 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
       :func:`normalize_surface` key; a :data:`WEAK_TYPES` label does not keep a name from its
       other mentions ("Lincoln" ORG and PERSON in one article are one name; "Jordan" PERSON and
       GPE are not).
-    * ``short_form`` -- a PERSON proper name whose key tokens are a strict prefix or suffix
+    * ``short_form`` -- a PERSON proper name (or one NER tagged with a weak label: "Orwell" ORG
+      in Animal Farm) whose key tokens are a strict prefix or suffix
       of the tokens of an *earlier* PERSON (or ANY) proper name: "Holmes" / "Sherlock" ->
       "Sherlock Holmes", "Cook" -> "Tim Cook". Paired with the nearest such long form; when
       the earlier long forms have two different keys or titles ("Sherlock Holmes" and
@@ -623,10 +624,10 @@ def _pair_short_forms(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
         while j < len(ms) and ms[j].m.start == ms[i].m.start:
             j += 1
         for s in ms[i:j]:  # shorts first: a long form must start strictly earlier
-            if s.type != "PER" or not s.proper or s.tokens not in affixes:
+            if (s.type != "PER" and s.type not in WEAK_TYPES) or not s.proper or s.tokens not in affixes:
                 continue
             cands = {kt: k for kt, k in affixes[s.tokens].items()
-                     if not _blocked_vals(s.type, s.m.wiki_title, kt[2], kt[1])}
+                     if not _blocked_vals("PER", s.m.wiki_title, kt[2], kt[1])}
             if not cands or len({kt[0] for kt in cands}) > 1 or len({kt[1] for kt in cands if kt[1]}) > 1:
                 continue
             _add(out, s, ms[max(cands.values())], "short_form")
