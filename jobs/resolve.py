@@ -552,13 +552,14 @@ def _same_as_graph(job: _Job, anchored: DataFrame, links: DataFrame, aliases: Da
     same-as graph's edges and vertices. ``pages``: (doc_id, title) of the wiki pages, title resolved."""
     doc_targets = (links.select("doc_id", F.col("target").alias("title"))
                    .where(F.col("title").isNotNull()).dropDuplicates())
-    per_doc = job.materialize(link_documents(anchored, doc_targets, aliases, title_types(anchored),
-                                             job.cfg.min_commonness, pages), "work-per-doc")
+    types = job.materialize(title_types(anchored), "work-title-types")   # read by the linker and the name merge
+    per_doc = job.materialize(link_documents(anchored, doc_targets, aliases, types, job.cfg.min_commonness, pages),
+                              "work-per-doc")
     links_out = per_doc.where(F.col("kind") == "link").withColumn(
         "vertex", F.when(F.col("wiki_title").isNotNull(), F.concat(F.lit("W:"), "wiki_title"))
         .otherwise(F.col("mention_id")))
     graph_edges = per_doc.where(F.col("kind") == "edge").select("src", "dst", "rule")
-    graph_edges = graph_edges.unionByName(title_name_graph_edges(graph_edges, links_out, title_types(anchored)))
+    graph_edges = graph_edges.unionByName(title_name_graph_edges(graph_edges, links_out, types))
     vertices = (links_out.select("vertex")
                 .unionByName(graph_edges.select(F.col("src").alias("vertex")))
                 .unionByName(graph_edges.select(F.col("dst").alias("vertex"))))

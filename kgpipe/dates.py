@@ -18,6 +18,8 @@ _MDY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{3,4})\b"
 _MY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<y>\d{3,4})\b")
 _YEAR = re.compile(r"(?:c\.\s*|circa\s+)?(?P<y>\d{3,4})(?:s)?\b")
 _WRITTEN_YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.])")
+_ERA_YEAR = re.compile(r"(?:(?P<year>\d{1,4})\s*(?P<era>BCE?|B\.C\.(?:E\.)?|AD|A\.D\.|CE|C\.E\.)"
+                       r"|(?P<era_before>AD|A\.D\.)\s*(?P<year_after>\d{1,4}))", re.IGNORECASE)
 _PLAIN_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?\s*(thousand|million|billion|trillion)?", re.IGNORECASE)
 
 
@@ -74,6 +76,11 @@ def date_key(text: str) -> tuple[int, int | None, int | None] | None:
     Which fields were written is found by parsing with two different defaults."""
     from dateutil import parser as dateparser
     text = (text or "").strip()
+    era = _ERA_YEAR.fullmatch(text)
+    if era:   # "384 BC", "AD 14": a year dateutil cannot hold; before Christ counts down (384 BC = -384)
+        year = int(era.group("year") or era.group("year_after"))
+        return (-year if (era.group("era") or era.group("era_before") or "").upper().startswith("B") else year,
+                None, None)
     bare_number = _PLAIN_NUMBER.fullmatch(text) and not re.fullmatch(r"\d{3,4}", text)
     if not text or not _WRITTEN_YEAR.search(text) or bare_number:
         return None

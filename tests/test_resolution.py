@@ -447,3 +447,12 @@ def test_a_date_written_out_is_one_edge_with_the_infobox_iso_value():
         assert edge_literal(text, "date") == text
     assert edge_literal("14  March 1879", "string") == "14 March 1879"
     assert edge_literal(None, "date") is None
+
+
+def test_a_year_before_christ_is_a_date_and_stays_as_written():
+    from kgpipe.dates import date_key
+    # the sample's Aristotle: "born in 384 BC"; "When was Aristotle born?" reads the date, and compares it
+    assert date_key("384 BC") == date_key("384 BCE") == date_key("384 B.C.") == (-384, None, None)
+    assert date_key("AD 14") == date_key("14 AD") == (14, None, None)
+    assert date_key("384") == (384, None, None) and date_key("1990s") is None
+    assert edge_literal("384  BC", "date") == "384 BC"           # a year: as written
