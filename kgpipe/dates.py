@@ -18,8 +18,14 @@ _MDY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{3,4})\b"
 _MY = re.compile(r"(?P<mon>[A-Za-z]+)\.?\s+(?P<y>\d{3,4})\b")
 _YEAR = re.compile(r"(?:c\.\s*|circa\s+)?(?P<y>\d{3,4})(?:s)?\b")
 _WRITTEN_YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.])")
-_ERA_YEAR = re.compile(r"(?:(?P<year>\d{1,4})\s*(?P<era>BCE?|B\.C\.(?:E\.)?|AD|A\.D\.|CE|C\.E\.)"
-                       r"|(?P<era_before>AD|A\.D\.)\s*(?P<year_after>\d{1,4}))", re.IGNORECASE)
+#: era markers written around a year: "384 BC", "AD 14" (the extract stage's NER reads them too)
+ERAS = ("BC", "BCE", "AD", "CE", "B.C.", "B.C.E.", "A.D.", "C.E.")
+#: eras written before the year
+ERAS_BEFORE = ("AD", "A.D.")
+_ERA = "|".join(re.escape(e) for e in sorted(ERAS, key=len, reverse=True))
+_ERA_YEAR = re.compile(rf"(?:(?P<year>\d{{1,4}})\s*(?P<era>{_ERA})"
+                       rf"|(?P<era_before>{'|'.join(re.escape(e) for e in ERAS_BEFORE)})\s*(?P<year_after>\d{{1,4}}))",
+                       re.IGNORECASE)
 _PLAIN_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?\s*(thousand|million|billion|trillion)?", re.IGNORECASE)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Sequence
 
+from kgpipe.dates import ERAS, ERAS_BEFORE
 from kgpipe.extract.pii import mask_for
 
 if TYPE_CHECKING:
     import spacy
 
 PII_KINDS = ("EMAIL", "PHONE", "IBAN", "CARD", "SSN", "IPV4")
-#: era markers written after a year
-ERAS = ("BC", "BCE", "AD", "CE", "B.C.", "B.C.E.", "A.D.", "C.E.")
 
 
 def load_nlp(model: str, disable: Sequence[str] = ()) -> "spacy.Language":
@@ -40,6 +39,6 @@ def _load_nlp(model: str, disable: tuple[str, ...]) -> "spacy.Language":
         # strip B.C.); a year with its era is one date
         ruler = nlp.add_pipe("entity_ruler", name="era_dates", after="ner", config={"overwrite_ents": True})
         ruler.add_patterns([{"label": "DATE", "pattern": [{"LIKE_NUM": True}, {"TEXT": {"IN": list(ERAS)}}]},
-                            {"label": "DATE", "pattern": [{"TEXT": {"IN": ["AD", "A.D."]}}, {"LIKE_NUM": True}]}])
+                            {"label": "DATE", "pattern": [{"TEXT": {"IN": list(ERAS_BEFORE)}}, {"LIKE_NUM": True}]}])
     return nlp
 
