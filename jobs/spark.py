@@ -16,6 +16,7 @@ from pathlib import Path
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from kgpipe import logs
 from kgpipe.config import ExtractConfig, SparkConfig
 from kgpipe.ids import SEPARATOR
 
@@ -52,7 +53,7 @@ def spark_session(cfg: SparkConfig, extract: ExtractConfig | None = None, jars: 
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.driver.memory": cfg.driver_memory,
         # Spark's stage progress bar, where someone watches a terminal
-        "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() else "false",
+        "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() and not logs.engines_quiet() else "false",
     }
     if extract is not None:
         settings["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(extract.arrow_batch_rows)

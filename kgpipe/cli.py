@@ -1,23 +1,25 @@
 """``kgpipe``: the command line.
 
-    kgpipe [--config FILE] [--set section.key=value ...] [--quiet] COMMAND [options]
+    kgpipe [--config FILE] [--set section.key=value ...] [--quiet | --verbose] COMMAND [options]
 
 One command per stage (:data:`kgpipe.stages.STAGES`), ``run`` (the pipeline in order, resumable),
 ``submit`` (one stage as a Spark application), ``fetch``, ``serve``, ``ask``, ``eval`` and ``label``.
 :data:`COMMANDS` maps each to its handler; stage running lives in :mod:`kgpipe.runner`. Any
 :class:`~kgpipe.errors.CommandError` ends here as ``kgpipe: error: <message>`` with exit status 2.
-Options a command does not know are passed to the engine (Beam pipeline options).
+Options a command does not define are an error (argparse's message, exit status 2), except where
+its stages hand them to their engine and the engine knows them: Beam pipeline options for
+``ingest`` and ``run``.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kgpipe import logs
 from kgpipe.config import Config, load_config
 from kgpipe.errors import CommandError
 from kgpipe.runner import RunRequest, run_stages, sigterm_as_exit
@@ -151,7 +153,11 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--config", help="YAML configuration (default: built-in defaults)")
     top.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override one configuration field, e.g. ingest.direct_num_workers=4")
-    top.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    loudness = top.add_mutually_exclusive_group()
+    loudness.add_argument("--quiet", action="store_true",
+                          help="kgpipe's warnings and errors and the summary only: the engines (Spark, Beam, py4j) "
+                               "log errors only, library warnings are dropped")
+    loudness.add_argument("--verbose", action="store_true", help="kgpipe and the engines log at INFO")
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="cache the embedded default input and the GraphFrames jar")
     _add_stage_commands(sub)
@@ -184,7 +190,7 @@ def _run(config: Config, args, extra: list[str]) -> int:
                          run_id=option("run_id"), record_file=option("record"),
                          master=option("master") if is_run else None, deploy_mode=option("deploy_mode") or "client",
                          inputs=option("input"), engine_args=extra, no_resume=bool(option("no_resume")),
-                         from_stage=option("from_stage"), quiet=args.quiet)
+                         from_stage=option("from_stage"), log_flags=logs.flags(args.quiet, args.verbose))
     with sigterm_as_exit(is_run):
         run_stages(config, request)
     return 0
@@ -193,13 +199,12 @@ def _run(config: Config, args, extra: list[str]) -> int:
 def _submit(config: Config, args, extra: list[str]) -> int:
     from kgpipe.submit import submit
     with sigterm_as_exit():
-        return submit(args.stage, config, args.master or config.spark.master, args.deploy_mode, quiet=args.quiet,
+        return submit(args.stage, config, args.master or config.spark.master, args.deploy_mode,
+                      log_flags=logs.flags(args.quiet, args.verbose),
                       dry_run=args.dry_run)
 
 
 def _serve(config: Config, args, extra: list[str]) -> int:
-    if extra:
-        raise CommandError(f"serve does not take {' '.join(extra)}")
     from kgpipe.serve.api import serve
     serve(config, config.warehouse, insecure_no_auth=args.insecure_no_auth)
     return 0
@@ -362,37 +367,48 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace, list[str]], int]] = {
 
 def job_main(stage: str, argv: list[str] | None = None) -> int:
     """A job file run by ``spark-submit jobs/<stage>.py [options]``: the same as ``kgpipe
-    [--config FILE] [--set KEY=VALUE] [--quiet] <stage> [options]``, global options anywhere."""
+    [--config FILE] [--set KEY=VALUE] [--quiet|--verbose] <stage> [options]``, global options anywhere."""
     argv = list(sys.argv[1:] if argv is None else argv)
     global_options, stage_options = [], []
     while argv:
         option = argv.pop(0)
         if option in ("--config", "--set") and argv:
             global_options += [option, argv.pop(0)]
-        elif option == "--quiet":
+        elif option in ("--quiet", "--verbose"):
             global_options.append(option)
         else:
             stage_options.append(option)
     return main([*global_options, stage, *stage_options])
 
 
+def unknown_arguments(command: str, extra: list[str]) -> list[str]:
+    """Of the arguments ``command`` does not define, those no engine of its stages knows."""
+    names = PIPELINE if command == "run" else (command,)
+    checks = [STAGES[name].engine_arguments for name in names if name in STAGES and STAGES[name].engine_arguments]
+    unknown = list(extra)
+    for check in checks:
+        unknown = load_entry(check)(unknown)
+    return unknown
+
+
 def main(argv: list[str] | None = None) -> int:
     # torch's OpenMP threads spin between steps unless told otherwise, and must be told before
     # torch loads: spinning threads starve Spark's and Beam's workers on the same cores
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    args, extra = parser().parse_known_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)   # which CPU build it tried, at INFO
+    top = parser()
+    args, extra = top.parse_known_args(argv)
     # a command's own flags win over --set
     overrides = list(args.overrides) + [f"{setting}={getattr(args, flag)}" for flag, setting in FLAG_SETTINGS.items()
                                         if getattr(args, flag, None)]
-    try:
-        return COMMANDS[args.command](load_config(args.config, overrides), args, extra)
-    except CommandError as exc:
-        print(f"kgpipe: error: {exc}", file=sys.stderr)
-        return 2
+    with logs.configured(quiet=args.quiet, verbose=args.verbose):
+        unknown = unknown_arguments(args.command, extra) if extra else []
+        if unknown:
+            top.error(f"unrecognized arguments: {' '.join(unknown)}")
+        try:
+            return COMMANDS[args.command](load_config(args.config, overrides), args, extra)
+        except CommandError as exc:
+            print(f"kgpipe: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

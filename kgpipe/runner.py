@@ -51,7 +51,8 @@ class RunRequest:
     engine_args: list[str] = field(default_factory=list)
     no_resume: bool = False
     from_stage: str | None = None
-    quiet: bool = False
+    #: --quiet / --verbose, for the jobs spark-submit starts
+    log_flags: tuple[str, ...] = ()
 
 
 def print_summary(manifest: RunManifest, warehouse: Warehouse) -> None:
@@ -190,7 +191,7 @@ def resume(warehouse: Warehouse, config: Config, names: Sequence[str], no_resume
 def _run_one(name: str, config: Config, request: RunRequest, ctx: StageContext, run_id: str) -> StageRecord:
     descriptor = stage(name)
     if request.is_run and request.master and descriptor.uses_spark(config):
-        return submit_stage(name, config, request.master, request.deploy_mode, run_id, request.quiet)
+        return submit_stage(name, config, request.master, request.deploy_mode, run_id, request.log_flags)
     kwargs = {"inputs": request.inputs} if name == "ingest" and request.inputs else {}
     return descriptor.function()(getattr(config, name), ctx, **kwargs)
 

@@ -49,6 +49,9 @@ class Stage:
     options: tuple[Option, ...] = ()
     #: a stage of another engine that becomes a Spark application under this configuration
     spark_when: Callable[[Config], bool] | None = field(default=None, compare=False)
+    #: ``module:function(arguments) -> the ones the engine does not know``: the stage hands the
+    #: arguments its command does not define to its engine (Beam pipeline options); None: it takes none
+    engine_arguments: str | None = None
 
     @property
     def job_file(self) -> str:
@@ -82,7 +85,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           help="Beam: dumps and news files -> documents, redirects, links, infobox, rejects",
           options=(Option("--input", "dump files (.xml, .xml.bz2, multistream + index), JSONL news files, folders "
                                      "of text articles; default: ingest.inputs", nargs="+", metavar="PATH"),
-                   Option("--runner", "Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)"))),
+                   Option("--runner", "Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)")),
+          engine_arguments="pipelines.ingest:unknown_beam_options"),
     Stage("extract", "jobs.extract:run_stage", SPARK, reads=("documents", "links", "infobox"),
           writes=("mentions", "triples_raw", "rejects"),
           help="Spark + spaCy: documents, infobox -> mentions, triples_raw", options=(_MASTER,)),

@@ -214,13 +214,13 @@ def _run(command: list[str], env: dict[str, str]) -> int:
         raise
 
 
-def submit(stage: str, config: Config, master: str, deploy_mode: str = "client", quiet: bool = False,
+def submit(stage: str, config: Config, master: str, deploy_mode: str = "client", log_flags: tuple[str, ...] = (),
            dry_run: bool = False) -> int:
     """``kgpipe submit STAGE``: one stage as one Spark application; its exit status. The job writes
     its own run manifest, as ``kgpipe <stage>`` does."""
     with tempfile.TemporaryDirectory(prefix="kgpipe-submit-") as folder:
         config_file = write_config(config, Path(folder))
-        command = build_command(stage, config, master, deploy_mode, config_file, ["--quiet"] if quiet else [])
+        command = build_command(stage, config, master, deploy_mode, config_file, list(log_flags))
         if dry_run:
             print(shlex.join(command))
             return 0
@@ -233,13 +233,13 @@ def record_path(warehouse_root: Path, run_id: str, stage: str) -> Path:
 
 
 def submit_stage(stage: str, config: Config, master: str, deploy_mode: str, run_id: str,
-                 quiet: bool = False) -> StageRecord:
+                 log_flags: tuple[str, ...] = ()) -> StageRecord:
     """One stage of ``kgpipe run --master``: submitted under the run's id (so its table versions
     carry it); returns the stage record the job wrote. Raises :class:`SubmitError` on failure."""
     root = Path(resolved_config(config)["warehouse"])
     record = record_path(root, run_id, stage)
     record.unlink(missing_ok=True)
-    stage_args = ["--run-id", run_id, "--record", str(record), *(["--quiet"] if quiet else [])]
+    stage_args = ["--run-id", run_id, "--record", str(record), *log_flags]
     with tempfile.TemporaryDirectory(prefix="kgpipe-submit-") as folder:
         command = build_command(stage, config, master, deploy_mode, write_config(config, Path(folder)), stage_args)
         log.info("submit: %s", shlex.join(command))

@@ -22,6 +22,7 @@ from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.options.value_provider import StaticValueProvider
+from apache_beam.portability import python_urns
 from apache_beam.portability.api import beam_provision_api_pb2
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.portability.portable_runner import JobServiceHandle
@@ -146,6 +147,25 @@ def pipeline_options(cfg: IngestConfig, beam_args: list[str]) -> PipelineOptions
     return PipelineOptions(extra + beam_args)
 
 
+def unknown_beam_options(args: list[str]) -> list[str]:
+    """The arguments no Beam pipeline option class defines (Beam itself only logs and drops them)."""
+    parsers = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)   # the parser of every option class
+    return parsers[0].parse_known_args(args)[1]
+
+
+class LocalRunner(fn_runner.FnApiRunner):
+    """Beam's FnApiRunner whose worker processes (multi_processing) start as pipelines/beam_worker.py:
+    Beam's harness, with logging set up before it loads."""
+
+    def run_via_runner_api(self, pipeline_proto, options):
+        for environment in pipeline_proto.components.environments.values():
+            if environment.urn == python_urns.SUBPROCESS_SDK:
+                environment.payload = environment.payload.replace(b"apache_beam.runners.worker.sdk_worker_main",
+                                                                  b"pipelines.beam_worker")
+        return super().run_via_runner_api(pipeline_proto, options)
+
+
 def local_runner(options: PipelineOptions):
     """The runner for `options`: for DirectRunner, the FnApiRunner it would fall back to.
 
@@ -157,7 +177,7 @@ def local_runner(options: PipelineOptions):
         return None
     provision = beam_provision_api_pb2.ProvisionInfo(
         pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options()))
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(provision))
+    return LocalRunner(provision_info=fn_runner.ExtendedProvisionInfo(provision))
 
 
 def run_pipeline(splits: list[InputSplit], cfg: IngestConfig, staging: Path, beam_args: list[str]) -> list[dict]:

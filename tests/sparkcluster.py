@@ -120,8 +120,13 @@ def write_inputs(root: Path) -> Path:
         "ingest": {"inputs": [str(root / "wiki.xml"), str(root / "feed.jsonl")],
                    "direct_running_mode": "in_memory", "direct_num_workers": 1},
         "train": {"epochs": 3, "dim": 16},
+        # fewer rounds than the defaults: these runs test where stages run, not how far PageRank converges
+        "analyze": {"pagerank_max_iter": 3, "lpa_max_iter": 2},
         "spark": {"driver_memory": "512m", "shuffle_partitions": 2,
                   "conf": {"spark.executor.memory": "512m", "spark.cores.max": "2", "spark.ui.enabled": "false",
+                           # every block is on this machine: waiting 3 s per stage for a "local" executor
+                           # only adds up over resolve's hundreds of small stages
+                           "spark.locality.wait": "0s",
                            # a lost executor's tasks are retried on the others (the default, said out loud)
                            "spark.task.maxFailures": "4"}},
     }))  # JSON is YAML

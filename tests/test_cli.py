@@ -1,12 +1,15 @@
 """The command line: stages, manifest, summary."""
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from kgpipe.cli import main
+from kgpipe.cli import main, parser
 from kgpipe.datasets import NEWS_SAMPLE
 from kgpipe.stages import PIPELINE
 
@@ -14,7 +17,7 @@ from kgpipe.stages import PIPELINE
 def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
     wh = tmp_path / "wh"
     rc = main(["--quiet", "--set", "ingest.direct_running_mode=in_memory", "ingest",
-               "--input", str(NEWS_SAMPLE), "--warehouse", str(wh)])
+               "--input", str(NEWS_SAMPLE), "--warehouse", str(wh), "--direct_num_workers=1"])   # a Beam option
     out = capsys.readouterr().out
     assert rc == 0
     assert "documents" in out and " 8 rows" in out and "seen 8 = documents 8" in out
@@ -87,10 +90,59 @@ def test_eval_kge_prints_one_json_line(tmp_path: Path, capsys):
     (["eval", "entities"], "eval entities needs the documents table"),
     (["ask", "Who founded Apple?"], "cannot load the graph"),
     (["eval", "re", "--webnlg", "x", "--extractor", "nope"], "unknown extractor 'nope'"),
-    (["serve", "--unknown-option"], "serve does not take --unknown-option"),
     (["analyze"], "analyze needs the entities table"),
 ])
 def test_every_command_ends_a_user_error_the_same_way(tmp_path: Path, capsys, argv, message):
     assert main(["--set", f"warehouse={tmp_path / 'wh'}", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kgpipe: error: ") and message in err, err
+
+
+def _every_command(top: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """A complete command line of each command and subcommand (required arguments filled in)."""
+    subparsers = [action for action in top._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subparsers:
+        required = [[*action.option_strings[:1], (action.choices and next(iter(action.choices))) or "x"]
+                    for action in top._actions if action.required or (not action.option_strings and action.nargs != 0)]
+        return [[*prefix, *(part for argument in required for part in argument)]]
+    return [argv for name, sub in subparsers[0].choices.items() for argv in _every_command(sub, (*prefix, name))]
+
+
+COMMAND_LINES = _every_command(parser())
+
+
+def test_every_command_and_subcommand_is_walked():
+    commands = {tuple(argv[:2]) if argv[0] in ("eval", "label") else (argv[0],) for argv in COMMAND_LINES}
+    assert {("run",), ("submit",), ("ingest",), ("resolve",), ("serve",), ("ask",), ("eval", "qa"),
+            ("eval", "linking"), ("label", "select")} <= commands
+    assert len(COMMAND_LINES) == len(set(map(tuple, COMMAND_LINES))) >= 20
+
+
+@pytest.mark.parametrize("argv", COMMAND_LINES, ids=" ".join)
+def test_a_mistyped_option_is_an_error_on_every_command(tmp_path: Path, capsys, argv):
+    """Nothing runs: ``kgpipe resolve --warehose /data/wh`` must not resolve the default warehouse."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["--set", f"warehouse={tmp_path / 'wh'}", *argv, "--warehose", str(tmp_path / "other")])
+    assert exit_.value.code == 2
+    assert "kgpipe: error: unrecognized arguments: --warehose" in capsys.readouterr().err
+    assert not (tmp_path / "wh").exists() and not (tmp_path / "other").exists()
+
+
+def test_only_beam_options_pass_through_ingest_and_run(capsys):
+    from pipelines.ingest import unknown_beam_options
+    assert unknown_beam_options(["--direct_num_workers=2", "--runner", "DirectRunner", "--save_main_session",
+                                 "--typo-flag", "1", "stray"]) == ["--typo-flag", "1", "stray"]
+    with pytest.raises(SystemExit):
+        main(["run", "--direct_num_worker", "2"])   # Beam's options are not abbreviated either
+    assert "unrecognized arguments: --direct_num_worker 2" in capsys.readouterr().err
+
+
+def test_quiet_is_quiet_even_from_beam_worker_processes(tmp_path: Path):
+    """Two Beam worker processes (multi_processing) log before they know the pipeline's level, and
+    Beam warns through the root logger when it is imported: under --quiet none of it is printed."""
+    result = subprocess.run([sys.executable, "-m", "kgpipe.cli", "--quiet", "ingest", "--input", str(NEWS_SAMPLE),
+                             "--warehouse", str(tmp_path / "wh"), "--direct_running_mode=multi_processing",
+                             "--direct_num_workers=2"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "seen 8 = documents 8" in result.stdout
+    assert result.stderr == ""

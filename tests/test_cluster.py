@@ -4,6 +4,7 @@ configuration shipped by kgpipe/submit.py) and its tables equal a local-mode run
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -102,10 +103,14 @@ def test_whole_pipeline_on_the_cluster_equals_local_mode(cluster, tmp_path_facto
     config = session_inputs(tmp_path_factory)
     reference = reference_run(config)
     warehouse = Warehouse(tmp_path_factory.mktemp("on-cluster") / "wh")
-    result = subprocess.run([str(KGPIPE), "--config", str(config), "run", "--master", cluster.url,
+    result = subprocess.run([str(KGPIPE), "--quiet", "--config", str(config), "run", "--master", cluster.url,
                              "--warehouse", str(warehouse.root)],
                             env=cluster.env(), capture_output=True, text=True, timeout=3600, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
+    # quiet: the drivers' JVMs (spark-submit), py4j, pyspark's warnings and Beam say nothing
+    noise = [line for line in result.stderr.splitlines()
+             if not re.match(r"\d\d:\d\d:\d\d (WARNING|ERROR) (kgpipe|jobs|pipelines)\b", line)]
+    assert noise == []
 
     manifest = json.loads((warehouse.root / "_manifests" / "latest.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["plan"] == list(PIPELINE)
