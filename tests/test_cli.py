@@ -146,3 +146,23 @@ def test_quiet_is_quiet_even_from_beam_worker_processes(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "seen 8 = documents 8" in result.stdout
     assert result.stderr == ""
+
+
+QUIET_SPARK = """
+from jobs.spark import spark_session
+from kgpipe import logs
+from kgpipe.config import SparkConfig
+with logs.configured(quiet=True):
+    session = spark_session(SparkConfig(master="local[1]", conf={"spark.ui.enabled": "false"}))
+    assert session.range(10).count() == 10
+    session.stop()
+"""
+
+
+def test_quiet_is_quiet_from_a_local_spark_session():
+    """A pyspark driver is Spark's shell to Spark: without a configuration it warns about the native
+    Hadoop library and the hostname and announces its log level before kgpipe can say anything."""
+    result = subprocess.run([sys.executable, "-c", QUIET_SPARK], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
