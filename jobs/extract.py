@@ -58,7 +58,7 @@ def _extract_partition(cfg: ExtractConfig):
                 DocumentInput(doc_id=row["doc_id"], text=row["text"] or "",
                               paragraphs=tuple((p["start"], p["end"]) for p in row["paragraphs"] or ()),
                               anchors=tuple(Anchor(a["start"], a["end"], a["target"]) for a in row["anchors"] or ()),
-                              language=row["language"] or "en", title=row["title"],
+                              language=row["language"] or "en", title=row["title"], source_kind=row["source_kind"],
                               infobox=tuple(InfoboxFact(**fact) for fact in row["infobox"] or ()))
                 for row in batch.to_pylist()]
             rows = [{"table": table, table: row} for table, row in extract_documents(nlp, documents, cfg)]
@@ -107,7 +107,7 @@ def extract(documents: DataFrame, links: DataFrame, cfg: ExtractConfig, infobox:
     ``split_union``)."""
     anchors = (links.groupBy("doc_id")
                .agg(F.collect_list(F.struct("start", "end", F.col("target_title").alias("target"))).alias("anchors")))
-    docs = (documents.select("doc_id", "text", "paragraphs", "language", "title")
+    docs = (documents.select("doc_id", "text", "paragraphs", "language", "title", "source_kind")
             .join(anchors, on="doc_id", how="left"))
     if infobox is None:
         infobox = documents.sparkSession.createDataFrame([], spark_schema("infobox"))

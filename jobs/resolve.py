@@ -345,9 +345,11 @@ def merge_entities(partial: DataFrame) -> DataFrame:
 def entity_rows(mention_entities: DataFrame, mentions: DataFrame, doc_times: DataFrame) -> DataFrame:
     """Partial ``entities`` rows of one batch."""
     from kgpipe.extract.infobox import ORIGIN as INFOBOX
-    from kgpipe.graph.resolve import INFOBOX_VOTE
-    # an infobox's class votes apart from NER labels (majority_type lets it decide)
-    label = F.when(F.col("origin") == INFOBOX, F.concat(F.lit(INFOBOX_VOTE), "label")).otherwise(F.col("label"))
+    from kgpipe.extract.patterns import LEAD
+    from kgpipe.graph.resolve import INFOBOX_VOTE, LEAD_VOTE
+    # an infobox's class and a page's definition vote apart from NER labels (majority_type lets them decide)
+    label = (F.when(F.col("origin") == INFOBOX, F.concat(F.lit(INFOBOX_VOTE), "label"))
+             .when(F.col("origin") == LEAD, F.concat(F.lit(LEAD_VOTE), "label")).otherwise(F.col("label")))
     m = (mention_entities.select("mention_id", "entity_id", "wiki_title")
          .join(mentions.select("mention_id", "text", label.alias("label"), "doc_id"), "mention_id")
          .join(doc_times, "doc_id", "left"))

@@ -140,7 +140,8 @@ _DEFINITIONS = [
         _c("text", pa.string(), "surface text of the mention", False),
         _c("label", pa.string(), "entity type (PERSON, ORG, GPE, ...)", False),
         _c("link_target", pa.string(), "wiki title the mention links to, if it is an anchor"),
-        _c("origin", pa.string(), "'ner', 'link' or 'infobox'", False),
+        _c("origin", pa.string(), "'ner', 'link', 'infobox' or 'lead' (a wiki page's definition of its subject, "
+                                  "which gives its type)", False),
     )),
     TableSchema("triples_raw", 2, "Facts extracted from one sentence or infobox parameter, with full provenance.", (
         _key("triple_id", "sha256[:32] of sentence_id and the three spans"),

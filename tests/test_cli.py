@@ -12,6 +12,7 @@ import pytest
 from kgpipe.cli import main, parser
 from kgpipe.datasets import NEWS_SAMPLE
 from kgpipe.stages import PIPELINE
+from tests.sparkcluster import reference_run, session_inputs
 
 
 def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
@@ -36,12 +37,10 @@ def test_ingest_writes_tables_and_a_manifest(tmp_path: Path, capsys):
     assert "kgpipe_run_success 1.0" in metrics
 
 
-def test_run_executes_every_stage_with_config_inputs(tmp_path: Path, capsys):
-    config = tmp_path / "c.yaml"
-    config.write_text(f"warehouse: {tmp_path / 'wh'}\ningest:\n  inputs: ['{NEWS_SAMPLE}']\n"
-                      "  direct_running_mode: in_memory\n")
-    assert main(["--quiet", "--config", str(config), "run"]) == 0
-    manifest = json.loads((tmp_path / "wh" / "_manifests" / "latest.json").read_text())
+def test_run_executes_every_stage_with_config_inputs(tmp_path_factory):
+    # the run the cluster tests compare with: three wiki pages and the news sample, inputs from the configuration
+    warehouse = reference_run(session_inputs(tmp_path_factory))
+    manifest = json.loads((warehouse.root / "_manifests" / "latest.json").read_text())
     assert list(manifest["stages"]) == list(PIPELINE)
     stages = manifest["stages"]
     assert stages["extract"]["outputs"]["triples_raw"] > 0

@@ -115,6 +115,9 @@ def test_type_compatibility():
     # an infobox's class says what the page's subject is: NER's votes count only without one
     assert majority_type([("ORG", 40), ("PERSON", 3), ("infobox:PERSON", 1)]) == "PER"
     assert majority_type([("ORG", 4), ("infobox:LINK", 2)]) == "ORG"     # an untyped infobox item does not vote
+    # a page's definition of its subject outvotes NER (Aardvark: 12 LOC labels), an infobox outvotes both
+    assert majority_type([("LOC", 12), ("PERSON", 3), ("lead:MISC", 1)]) == "MISC"
+    assert majority_type([("ORG", 5), ("lead:MISC", 1), ("infobox:PERSON", 1)]) == "PER"
 
 
 # --------------------------------------------------------------------------- alias table

@@ -53,11 +53,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 from kgpipe.config import ExtractConfig
 from kgpipe.extract.infobox import InfoboxFact, infobox_records
 from kgpipe.extract.patterns import (
+    LEAD,
     THING_LABELS,
     ArticleSubject,
+    Definition,
     ParseContext,
     Triple,
     class_nouns,
+    lead_definition,
     lead_subject,
     sentence_triples,
 )
@@ -108,6 +111,8 @@ class DocumentInput:
     title: str | None = None
     #: the page's infobox facts (kgpipe/extract/infobox.py), emitted with its rows
     infobox: tuple[InfoboxFact, ...] = ()
+    #: ``documents.source_kind``: 'wiki' or 'news' (a wiki page's first sentence defines its subject)
+    source_kind: str | None = None
 
 
 
@@ -292,6 +297,7 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
         _add_mentions(piece, sentence, sent_ents, sent_anchors)
         if ctx is not None:
             if sentence.index == 0:
+                _add_lead_type(piece, sentence, sent, load_vocabulary(cfg.vocabulary))
                 st.subject = _article_subject(piece, sent, ctx)
                 ctx.subject = st.subject[0].shifted(offset) if st.subject else None
             _add_triples(piece, sentence, sent, ctx, cfg)
@@ -325,6 +331,42 @@ def _article_subject(piece: _Piece, sent: "Span", ctx: ParseContext) -> tuple[Ar
     nouns = class_nouns(sent, found[2]) | {words[-1].lower() for fact in infobox
                                            for words in [_CAMEL_WORD.findall(fact.infobox_class or "")] if words}
     return ArticleSubject(start, end, head, piece.st.text[start:end], pronouns, frozenset(nouns)), mention["mention_id"]
+
+
+def lead_type(definition: Definition, vocabulary: Vocabulary, ner_label: str | None,
+              person_pronouns: bool) -> str | None:
+    """The type a page's definition gives its subject, or None: a kind ("The aardvark is a mammal", even
+    where the parser misses the noun) is MISC; a name takes the type of its first class noun that has one (``class_types``), else that of the
+    title's last word ("The Atlantic Ocean is the second largest of ..."); a name of another class
+    ("ASCII is a character-encoding scheme") is MISC, unless NER calls it a person and the page speaks
+    of a he or she (a person of a class the lists lack)."""
+    if not definition.named:
+        return "MISC"
+    typed = next((t for t in map(vocabulary.class_type, (*definition.nouns, definition.title_noun)) if t), None)
+    if typed or not definition.nouns:
+        return typed
+    return "PERSON" if ner_label == "PERSON" and person_pronouns else "MISC"
+
+
+def _add_lead_type(piece: _Piece, sentence: _Sentence, sent: "Span", vocabulary: Vocabulary) -> None:
+    """A wiki page without an infobox class: its subject's type from its first sentence, as a mention of
+    the subject linked to the page (origin ``lead``), whose label resolve prefers to NER's votes."""
+    doc = piece.st.doc
+    if doc.source_kind != "wiki" or not doc.title or any(fact.entity_type for fact in doc.infobox):
+        return
+    definition = lead_definition(sent, doc.title, piece.st.text)
+    if definition is None:
+        return
+    ner_label = next((row["label"] for table, row in piece.st.rows if table == "mentions"
+                      and row["origin"] == "ner" and row["start"] == definition.start + piece.offset), None)
+    label = lead_type(definition, vocabulary, ner_label, bool(_person_pronouns(piece.st.text)[0]))
+    if label is None:
+        return
+    row = _mention_row(doc.doc_id, sentence.sentence_id, sentence.index, piece.offset,
+                       (definition.start, definition.end), piece.text[definition.start:definition.end], label,
+                       doc.title, LEAD)
+    row["mention_id"] = stable_id(doc.doc_id, LEAD, row["start"], row["end"])
+    piece.st.rows.append(("mentions", row))
 
 
 def _person_pronouns(text: str) -> tuple[frozenset[str], int]:

@@ -939,14 +939,62 @@ def lead_subject(sent: "Span", ctx: ParseContext) -> tuple[int, int, int] | None
 def class_nouns(sent: "Span", head: int) -> set[str]:
     """Lemmas of the nouns that a page's first sentence says its subject (head token at char ``head``) is:
     "Alabama is a state", "Aristotle was a Greek philosopher and scientist", "X is a drama film"."""
-    out: set[str] = set()
+    return {noun.lemma_.lower() for tok in sent
+            if tok.dep_ in _SUBJ and tok.left_edge.idx <= head <= tok.right_edge.idx
+            for noun in _defining_nouns(tok)}
+
+
+def _defining_nouns(subject: "Token") -> list["Token"]:
+    """The class nouns a copula gives its ``subject``, in sentence order: "is a Greek philosopher and
+    scientist" -> philosopher, scientist."""
+    if subject.head.lemma_ != "be":
+        return []
+    nouns = [noun for attr in subject.head.children if attr.dep_ == "attr"
+             for noun in _with_conj(attr) + [c for c in attr.children if c.dep_ == "appos"]]
+    return sorted((noun for noun in nouns if noun.pos_ == "NOUN" and noun.is_alpha), key=lambda t: t.i)
+
+
+#: ``mentions.origin`` of the vote a wiki page's first sentence casts for its subject's type
+LEAD = "lead"
+
+
+class Definition(NamedTuple):
+    """What a page's first sentence says its subject is: "Aristotle was a Greek philosopher" (a named
+    subject and its class nouns), "The aardvark is a ... mammal" (a kind: written as a common noun)."""
+    start: int   # the subject's words, up to a parenthesis
+    end: int
+    named: bool
+    nouns: tuple[str, ...]   # lemmas, in sentence order ("is the largest of ..." names none)
+    #: the last word of the title, lower case: what a name says of its kind ("Atlantic Ocean")
+    title_noun: str
+
+
+def lead_definition(sent: "Span", title: str, text: str) -> Definition | None:
+    """The definition a page's first sentence gives of the page's subject ("X is/was a N"), or None when
+    its copula's subject is not the page's (titled ``title``; "This article is about ..."). The subject
+    is a kind rather than a name when ``text`` (the page) writes the title in lower case: names keep
+    their capitals, common nouns lose them mid-sentence ("the abacus", "of alchemy")."""
+    name = _TITLE_QUALIFIER.sub("", title or "").strip()
+    if not name:
+        return None
+    last = name.split()[-1].casefold()
     for tok in sent:
-        if tok.dep_ in _SUBJ and tok.left_edge.idx <= head <= tok.right_edge.idx and tok.head.lemma_ == "be":
-            for attr in (c for c in tok.head.children if c.dep_ == "attr"):
-                for noun in _with_conj(attr) + [c for c in attr.children if c.dep_ == "appos"]:
-                    if noun.pos_ == "NOUN" and noun.is_alpha:
-                        out.add(noun.lemma_.lower())
-    return out
+        # the first subject of a copula (the small model hangs "is" off a later parenthesis now and then)
+        if tok.dep_ not in _SUBJ or tok.head.lemma_ != "be":
+            continue
+        # the subject's words up to a parenthesis or an apposition ("ASCII, abbreviated from ...")
+        words = list(tok.subtree)
+        cut = next((i for i, t in enumerate(words) if t.i > words[0].i and t.text in "(,"), len(words))
+        words = [t for t in words[:cut] if t.pos_ != "DET"] or [tok]
+        phrase = sent.doc.text[words[0].idx:words[-1].idx + len(words[-1])]
+        if name.casefold() not in phrase.casefold() and last not in (tok.lemma_.casefold(), tok.text.casefold()):
+            return None
+        nouns = _defining_nouns(tok)
+        lower = name[0].lower() + name[1:]
+        named = lower == name or re.search(rf"(?<![\w-]){re.escape(lower)}(?![\w-])", text) is None
+        return Definition(words[0].idx, words[-1].idx + len(words[-1]), named,
+                          tuple(noun.lemma_.lower() for noun in nouns), last)
+    return None
 
 
 def triples_from_doc(doc: "Doc", link_spans: Sequence[tuple[int, int]] = (),

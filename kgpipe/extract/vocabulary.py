@@ -34,6 +34,8 @@ class Canonical:
     inverse: bool = False
 
 
+#: the types a class noun can give a named subject (``class_types``); other nouns give MISC
+CLASS_ENTITY_TYPES = ("PERSON", "ORG", "LOC")
 #: where the names of an object class come from (``source:`` in the vocabulary's ``object_classes``)
 NAME_SOURCES = ("iso3166", "iso639-1")
 
@@ -86,6 +88,18 @@ class Vocabulary:
     object_classes: tuple[ObjectClass, ...] = field(default=())
     #: properties with one value per subject (owl:FunctionalProperty): a second value is a lesser reading
     functional: frozenset[str] = field(default=frozenset())
+    #: class noun -> the entity type a definition by it gives a named subject (``class_types``)
+    class_types: dict[str, str] = field(default_factory=dict)
+
+    def class_type(self, noun: str) -> str | None:
+        """The entity type of a named subject defined as a ``noun`` (a lemma): PERSON, ORG, LOC, or None
+        for a noun of no list (a thing of another kind)."""
+        noun = noun.lower()
+        if noun in self.class_types:
+            return self.class_types[noun]
+        if (len(noun) >= 6 and noun.endswith("ist")) or noun.endswith("ician"):   # agent nouns
+            return "PERSON"
+        return None
 
     def canonical(self, surface: str, object_type: str, object_text: str | None = None) -> Canonical | None:
         """The property ``surface`` states about an object of ``object_type``, or None; with the object's
@@ -140,10 +154,19 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
     properties = frozenset(data.get("properties") or {})
     object_classes = tuple(_object_class(name, spec or {}, properties, problems)
                            for name, spec in (data.get("object_classes") or {}).items())
+    class_types: dict[str, str] = {}
+    for entity_type, nouns in (data.get("class_types") or {}).items():
+        if entity_type not in CLASS_ENTITY_TYPES:
+            problems.append(f"class_types: unknown type {entity_type!r} (one of {', '.join(CLASS_ENTITY_TYPES)})")
+        for noun in nouns or ():
+            noun = str(noun).lower()
+            if class_types.get(noun, entity_type) != entity_type:
+                problems.append(f"class_types: {noun!r} is both {class_types[noun]} and {entity_type}")
+            class_types[noun] = entity_type
     if problems:
         raise VocabularyError(f"{source}: " + "; ".join(problems))
     return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()), properties,
-                      object_classes, frozenset(functional))
+                      object_classes, frozenset(functional), class_types)
 
 
 def _object_class(name: str, spec: dict, properties: frozenset[str], problems: list[str]) -> ObjectClass:

@@ -215,25 +215,27 @@ def compatible(type_a: str | None, type_b: str | None) -> bool:
 
 #: prefix of the type votes an infobox's class casts for the page's subject (``infobox:PERSON``)
 INFOBOX_VOTE = "infobox:"
+#: prefix of the vote a page's first sentence casts for its subject ("X is a Greek philosopher": ``lead:PERSON``)
+LEAD_VOTE = "lead:"
 
 
 def majority_type(labels: Iterable[Any]) -> str | None:
     """Entity type of a cluster or wiki title: the most frequent concrete coarse type among
     its mentions' labels (items are labels or ``(label, count)`` pairs). ANY and literal
     labels do not vote. Votes of infobox classes (``infobox:PERSON``), where there are any,
-    decide alone: a page's infobox says what its subject is, NER guesses it from a context.
-    Ties: PER > ORG > LOC > MISC. None when nothing voted (unknown, which :func:`link_mention`
-    treats as compatible with everything)."""
-    votes: Counter[str] = Counter()
-    infobox: Counter[str] = Counter()
+    decide alone: a page's infobox says what its subject is, NER guesses it from a context;
+    without them the page's definition of its subject (``lead:MISC``) decides. Ties: PER > ORG >
+    LOC > MISC. None when nothing voted (unknown, which :func:`link_mention` treats as compatible
+    with everything)."""
+    tiers: dict[str, Counter[str]] = {INFOBOX_VOTE: Counter(), LEAD_VOTE: Counter(), "": Counter()}
     for item in labels:
         label, n = (item if isinstance(item, tuple) else (item, 1))
         label = str(label or "")
-        tally = infobox if label.startswith(INFOBOX_VOTE) else votes
-        t = coarse_type(label.removeprefix(INFOBOX_VOTE))
+        prefix = next((p for p in (INFOBOX_VOTE, LEAD_VOTE) if label.startswith(p)), "")
+        t = coarse_type(label.removeprefix(prefix))
         if t is not None and t != ANY:
-            tally[t] += int(n)
-    votes = infobox or votes
+            tiers[prefix][t] += int(n)
+    votes = next((tally for tally in tiers.values() if tally), None)
     if not votes:
         return None
     order = {"PER": 0, "ORG": 1, "LOC": 2, "MISC": 3}
