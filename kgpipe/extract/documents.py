@@ -336,8 +336,9 @@ def _article_subject(piece: _Piece, sent: "Span", ctx: ParseContext) -> tuple[Ar
 def lead_type(definition: Definition, vocabulary: Vocabulary, ner_label: str | None,
               person_pronouns: bool) -> str | None:
     """The type a page's definition gives its subject, or None: a kind ("The aardvark is a mammal", even
-    where the parser misses the noun) is MISC; a name takes the type of its first class noun that has one (``class_types``), else that of the
-    title's last word ("The Atlantic Ocean is the second largest of ..."); a name of another class
+    where the parser misses the noun) is MISC; a name takes the type of its first class noun that has one
+    (``class_types``), else that of the title's last word ("The Atlantic Ocean is the second largest of
+    ..."); a name of another class
     ("ASCII is a character-encoding scheme") is MISC, unless NER calls it a person and the page speaks
     of a he or she (a person of a class the lists lack)."""
     if not definition.named:
