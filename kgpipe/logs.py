@@ -26,8 +26,9 @@ ENGINE_LEVEL = "KGPIPE_ENGINE_LOG_LEVEL"
 LOG4J_CONFIG = Path(__file__).parent / "data" / "log4j2.properties"
 #: Python loggers of the engines
 ENGINE_LOGGERS = ("apache_beam", "py4j", "pyspark")
-#: modules whose warnings are kgpipe's own (kept under --quiet)
-OWN_MODULES = r"(kgpipe|jobs|pipelines|schemas)(\.|$)"
+#: kgpipe's own packages: their loggers and warnings are heard under --quiet
+OWN_PACKAGES = ("kgpipe", "jobs", "pipelines", "schemas")
+OWN_MODULES = rf"({'|'.join(OWN_PACKAGES)})(\.|$)"
 
 
 #: log4j's level names (those of ENGINE_LEVEL) as Python's
@@ -42,7 +43,7 @@ def engine_level() -> int | None:
 
 
 #: loggers (first name part) of kgpipe's own code
-OWN_LOGGERS = frozenset({"kgpipe", "jobs", "pipelines", "schemas", "__main__"})
+OWN_LOGGERS = frozenset({*OWN_PACKAGES, "__main__"})
 
 
 def _own_or_error(record: logging.LogRecord) -> bool:

@@ -338,9 +338,8 @@ def lead_type(definition: Definition, vocabulary: Vocabulary, ner_label: str | N
     """The type a page's definition gives its subject, or None: a kind ("The aardvark is a mammal", even
     where the parser misses the noun) is MISC; a name takes the type of its first class noun that has one
     (``class_types``), else that of the title's last word ("The Atlantic Ocean is the second largest of
-    ..."); a name of another class
-    ("ASCII is a character-encoding scheme") is MISC, unless NER calls it a person and the page speaks
-    of a he or she (a person of a class the lists lack)."""
+    ..."); a name of another class ("ASCII is a character-encoding scheme") is MISC, unless NER calls it a
+    person and the page speaks of a he or she (a person of a class the lists lack)."""
     if not definition.named:
         return "MISC"
     typed = next((t for t in map(vocabulary.class_type, (*definition.nouns, definition.title_noun)) if t), None)
@@ -360,7 +359,9 @@ def _add_lead_type(piece: _Piece, sentence: _Sentence, sent: "Span", vocabulary:
         return
     ner_label = next((row["label"] for table, row in piece.st.rows if table == "mentions"
                       and row["origin"] == "ner" and row["start"] == definition.start + piece.offset), None)
-    label = lead_type(definition, vocabulary, ner_label, bool(_person_pronouns(piece.st.text)[0]))
+    # the page's pronouns are counted only where they can decide (a scan of the whole text)
+    person_pronouns = ner_label == "PERSON" and bool(_person_pronouns(piece.st.text)[0])
+    label = lead_type(definition, vocabulary, ner_label, person_pronouns)
     if label is None:
         return
     row = _mention_row(doc.doc_id, sentence.sentence_id, sentence.index, piece.offset,
