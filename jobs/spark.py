@@ -42,10 +42,11 @@ def spark_session(cfg: SparkConfig, extract: ExtractConfig | None = None, jars: 
                   app_suffix: str = "", cache_dir: str | os.PathLike | None = None) -> SparkSession:
     # workers must run the interpreter that has kgpipe and spaCy, not whatever python3 is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(f"{cfg.app_name}{app_suffix}")
+    builder = SparkSession.builder
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # spark-submit starts the JVM first and passes its port; then the master is already set
-        builder = builder.master(cfg.master)
+        # spark-submit starts the JVM first and passes its port; then the master and the application's
+        # name (--name: one application may run several stages) are already set
+        builder = builder.master(cfg.master).appName(f"{cfg.app_name}{app_suffix}")
     settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),

@@ -52,6 +52,11 @@ def _add_stage_commands(sub) -> None:
     run.add_argument("--no-resume", action="store_true", help="run every stage even after a failed run")
     run.add_argument("--from", dest="from_stage", choices=list(PIPELINE), metavar="STAGE",
                      help="start at this stage (the earlier stages' tables must exist); implies --no-resume")
+    # set by `kgpipe run --master` on the application it submits (jobs/run.py, kgpipe/submit.py): the stages
+    # it runs, the run's id, and the folder where each stage leaves its record instead of a run manifest
+    run.add_argument("--stages", help=argparse.SUPPRESS)
+    run.add_argument("--run-id", help=argparse.SUPPRESS)
+    run.add_argument("--record", help=argparse.SUPPRESS)
     submit = sub.add_parser("submit", help="run one stage as a Spark application with spark-submit "
                                            "(code zip, GraphFrames jar and configuration shipped)")
     submit.add_argument("stage", choices=[name for name, stage in STAGES.items() if stage.submittable])
@@ -64,10 +69,6 @@ def _add_stage_commands(sub) -> None:
         command.add_argument("--warehouse", help=WAREHOUSE_HELP)
         for option in stage.options:
             _add(command, option)
-        # set by `kgpipe run --master` on the stages it submits (kgpipe/submit.py): the run's id, and
-        # where the job leaves its stage record instead of writing a run manifest of its own
-        command.add_argument("--run-id", help=argparse.SUPPRESS)
-        command.add_argument("--record", help=argparse.SUPPRESS)
 
 
 def _add_service_commands(sub) -> None:
@@ -185,9 +186,14 @@ def _run(config: Config, args, extra: list[str]) -> int:
     """``kgpipe run`` and every stage command (``kgpipe ingest``, ...)."""
     is_run = args.command == "run"
     option = vars(args).get
-    request = RunRequest(command=" ".join(["kgpipe", *sys.argv[1:]]),
-                         names=list(PIPELINE) if is_run else [args.command], is_run=is_run,
-                         run_id=option("run_id"), record_file=option("record"),
+    names = list(PIPELINE) if is_run else [args.command]
+    if option("stages"):
+        names = option("stages").split(",")
+        unknown = [name for name in names if name not in STAGES]
+        if unknown:
+            raise CommandError(f"unknown stages {', '.join(unknown)}")
+    request = RunRequest(command=" ".join(["kgpipe", *sys.argv[1:]]), names=names, is_run=is_run,
+                         run_id=option("run_id"), record_folder=option("record"),
                          master=option("master") if is_run else None, deploy_mode=option("deploy_mode") or "client",
                          inputs=option("input"), engine_args=extra, no_resume=bool(option("no_resume")),
                          from_stage=option("from_stage"), log_flags=logs.flags(args.quiet, args.verbose))

@@ -27,7 +27,7 @@ from kgpipe.errors import CommandError
 from kgpipe.manifest import COMMITTED, RunManifest, StageRecord, new_run_id
 from kgpipe.metrics import write_metrics
 from kgpipe.stages import StageContext, stage
-from kgpipe.submit import submit_stage
+from kgpipe.submit import SubmittedStagesFailed, submit_stages
 from kgpipe.warehouse import Warehouse
 
 log = logging.getLogger("kgpipe")
@@ -43,8 +43,8 @@ class RunRequest:
     command: str                      # the command line as typed, for the manifest
     names: list[str]                  # stages, in order
     is_run: bool = False              # `kgpipe run`: resumable, may submit to a cluster
-    run_id: str | None = None         # set by `kgpipe run --master` on the stages it submits
-    record_file: str | None = None    # ... and where the submitted stage leaves its record
+    run_id: str | None = None         # set by `kgpipe run --master` on the application it submits
+    record_folder: str | None = None  # ... and where that application's stages leave their records
     master: str | None = None
     deploy_mode: str = "client"
     inputs: list[str] | None = None   # ingest --input
@@ -188,16 +188,29 @@ def resume(warehouse: Warehouse, config: Config, names: Sequence[str], no_resume
     return names[len(resumed):], resumed
 
 
-def _run_one(name: str, config: Config, request: RunRequest, ctx: StageContext, run_id: str) -> StageRecord:
-    descriptor = stage(name)
-    if request.is_run and request.master and descriptor.uses_spark(config):
-        return submit_stage(name, config, request.master, request.deploy_mode, run_id, request.log_flags)
+def _steps(names: list[str], config: Config, request: RunRequest) -> list[tuple[bool, list[str]]]:
+    """The stages in order as (submitted, stages): under ``kgpipe run --master`` consecutive stages that use
+    Spark are one step, one application (kgpipe/submit.py); every other stage is a step of its own."""
+    steps: list[tuple[bool, list[str]]] = []
+    for name in names:
+        submitted = bool(request.is_run and request.master and stage(name).uses_spark(config))
+        if submitted and steps and steps[-1][0]:
+            steps[-1][1].append(name)
+        else:
+            steps.append((submitted, [name]))
+    return steps
+
+
+def _run_here(name: str, config: Config, request: RunRequest, ctx: StageContext) -> StageRecord:
     kwargs = {"inputs": request.inputs} if name == "ingest" and request.inputs else {}
-    return descriptor.function()(getattr(config, name), ctx, **kwargs)
+    record = stage(name).function()(getattr(config, name), ctx, **kwargs)
+    if request.record_folder:
+        # a stage of a submitted application hands its record back as soon as it commits (kgpipe/submit.py)
+        _write_record(Path(request.record_folder) / f"{name}.json", record)
+    return record
 
 
 def _write_record(path: Path, record: StageRecord) -> None:
-    """A submitted stage hands its record back to ``kgpipe run --master`` (kgpipe/submit.py)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(vars(record), default=str), encoding="utf-8")
@@ -231,25 +244,34 @@ def run_stages(config: Config, request: RunRequest) -> RunManifest:
     names = list(request.names)
     manifest = RunManifest(run_id=request.run_id or new_run_id(), command=request.command,
                            config=config.model_dump(), plan=list(names) if request.is_run else None)
-    if request.is_run:
+    if request.is_run and not request.record_folder:
         names, resumed = resume(warehouse, config, names, request.no_resume, request.from_stage)
         manifest.stages.extend(resumed)
-    # a stage submitted by `kgpipe run --master` hands back its record instead of writing a manifest
-    own_manifest = not request.record_file
+    # the stages of an application that `kgpipe run --master` submitted hand back records instead
+    own_manifest = not request.record_folder
     ctx = StageContext(warehouse, manifest.run_id, config.cache_dir, request.engine_args, config.spark)
     name = names[0] if names else "-"
     try:
         if own_manifest:
             warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
-        for name in names:
-            log.info("stage %s: starting", name)
-            started = time.monotonic()
-            manifest.stages.append(_run_one(name, config, request, ctx, manifest.run_id))
-            log.info("stage %s: committed in %.1fs", name, time.monotonic() - started)
+        for submitted, step in _steps(names, config, request):
+            name = step[0]
+            if submitted:
+                log.info("stages %s: submitted as one Spark application", ", ".join(step))
+                try:
+                    records = submit_stages(step, config, request.master, request.deploy_mode, manifest.run_id,
+                                            request.log_flags)
+                except SubmittedStagesFailed as exc:
+                    manifest.stages.extend(exc.committed)
+                    raise
+            else:
+                log.info("stage %s: starting", name)
+                records = [_run_here(name, config, request, ctx)]
+            for record in records:
+                log.info("stage %s: committed in %.1fs", record.name, record.seconds)
+            manifest.stages.extend(records)
             if own_manifest:
                 warehouse.write_json_atomic(f"_manifests/{manifest.run_id}.json", manifest.as_dict())
-        if not own_manifest:
-            _write_record(Path(request.record_file), manifest.stages[-1])
         manifest.status = "succeeded"
     except (CommandError, FileExistsError, FileNotFoundError) as exc:
         manifest.status = "failed"

@@ -18,13 +18,19 @@ What travels with every submission:
 * the ``spark`` section: ``--driver-memory``, ``spark.sql.shuffle.partitions`` and every
   ``spark.conf`` entry as ``--conf``.
 
-The job file ``jobs/<stage>.py`` is the application; it ends in :func:`kgpipe.cli.job_main`, so the
-driver runs exactly what ``kgpipe <stage>`` runs. ``kgpipe run --master`` submits each stage that
-uses Spark (:meth:`kgpipe.stages.Stage.uses_spark`) as its own application and runs the others where it is
-called: ``ingest`` with its Beam runner, ``index`` (FAISS in one process) and single-process
-``train``. The submitted stage writes its stage record to ``_submitted/<run_id>/<stage>.json``
-in the warehouse (shared storage, so this works for drivers in cluster mode too) and the run
-manifest is written by ``kgpipe run`` alone.
+The job file ``jobs/<stage>.py`` is the application of ``kgpipe submit STAGE``; it ends in
+:func:`kgpipe.cli.job_main`, so the driver runs exactly what ``kgpipe <stage>`` runs. ``kgpipe run --master``
+submits each run of consecutive stages that use Spark (:meth:`kgpipe.stages.Stage.uses_spark`:
+extract, resolve, analyze, reason, and train with several processes) as one application, ``jobs/run.py``,
+whose driver runs them in order in one Spark session, as ``kgpipe run`` does locally: one driver start and
+one set of executors instead of one per stage, and executors whose JVMs are warm when the later stages'
+many small jobs come (on a 2-core loopback cluster this halves the run). The others run where it is called:
+``ingest`` with its Beam runner, ``index`` (FAISS in one process) and single-process ``train``. Each
+submitted stage writes its stage record to ``_submitted/<run_id>/<stage>.json`` in the warehouse as soon as
+it commits (shared storage, so this works for drivers in cluster mode too); ``kgpipe run`` collects them
+into the run manifest, which it alone writes, so a run whose application fails after some stages committed
+is resumed after those. Schedulers that want one application per stage (the Airflow DAG, the Kubernetes
+manifests) submit the stages' own job files.
 """
 from __future__ import annotations
 
@@ -54,6 +60,8 @@ CODE_PACKAGES = ("kgpipe", "schemas", "pipelines", "jobs")
 DEPLOY_MODES = ("client", "cluster")
 CONFIG_NAME = "kgpipe-config.yaml"
 SUBMITTED = "_submitted"
+#: the application of several stages of one `kgpipe run --master`
+RUN_JOB = "jobs/run.py"
 
 
 class SubmitError(CommandError):
@@ -152,21 +160,13 @@ def _graphframes(config: Config) -> Path | None:
         return None
 
 
-def build_command(stage: str, config: Config, master: str, deploy_mode: str, config_file: Path,
-                  stage_args: list[str] | None = None) -> list[str]:
-    """The ``spark-submit`` command line for one stage (see the module docstring)."""
-    descriptor = STAGES[stage]
-    if not descriptor.submittable:
-        raise SubmitError(f"{stage} is an Apache Beam pipeline: run `kgpipe {stage} --runner ...` "
-                          "(DataflowRunner, FlinkRunner, ...) where you are")
+def _spark_submit(name: str, config: Config, master: str, deploy_mode: str, config_file: Path) -> list[str]:
+    """``spark-submit`` and its options for the application ``name`` (see the module docstring)."""
     check_master(master, deploy_mode)
     spark = config.spark
-    job = code_root() / descriptor.job_file
-    if not job.is_file():
-        raise SubmitError(f"no job file for stage {stage!r} ({job})")
     py_files = [str(package_code(config.cache_dir))]
     command = [spark_submit_binary(), "--master", master, "--deploy-mode", deploy_mode,
-               "--name", f"{spark.app_name}-{stage}", "--driver-memory", spark.driver_memory]
+               "--name", f"{spark.app_name}-{name}", "--driver-memory", spark.driver_memory]
     jar = _graphframes(config)
     if jar is not None:
         command += ["--jars", str(jar)]
@@ -177,10 +177,42 @@ def build_command(stage: str, config: Config, master: str, deploy_mode: str, con
     conf = {"spark.sql.shuffle.partitions": str(spark.shuffle_partitions), **spark.conf}
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
+    return command
+
+
+def _application(job: Path, config: Config, deploy_mode: str, config_file: Path) -> list[str]:
+    """The job file and the options every kgpipe job takes."""
+    if not job.is_file():
+        raise SubmitError(f"no job file {job}")
     # in cluster mode the driver finds --files in its working folder, under their own names
     config_arg = config_file.name if deploy_mode == "cluster" else str(config_file)
-    warehouse = resolved_config(config)["warehouse"]
-    return [*command, str(job), "--config", config_arg, "--warehouse", warehouse, *(stage_args or [])]
+    return [str(job), "--config", config_arg, "--warehouse", resolved_config(config)["warehouse"]]
+
+
+def _refuse_beam(stage: str) -> None:
+    if not STAGES[stage].submittable:
+        raise SubmitError(f"{stage} is an Apache Beam pipeline: run `kgpipe {stage} --runner ...` "
+                          "(DataflowRunner, FlinkRunner, ...) where you are")
+
+
+def build_command(stage: str, config: Config, master: str, deploy_mode: str, config_file: Path,
+                  stage_args: list[str] | None = None) -> list[str]:
+    """The ``spark-submit`` command line for one stage as its own application."""
+    _refuse_beam(stage)
+    command = _spark_submit(stage, config, master, deploy_mode, config_file)
+    return [*command, *_application(code_root() / STAGES[stage].job_file, config, deploy_mode, config_file),
+            *(stage_args or [])]
+
+
+def build_run_command(stages: list[str], config: Config, master: str, deploy_mode: str, config_file: Path,
+                      run_args: list[str] | None = None) -> list[str]:
+    """The ``spark-submit`` command line for consecutive stages of one run as one application
+    (``jobs/run.py``), named after them."""
+    for stage in stages:
+        _refuse_beam(stage)
+    command = _spark_submit("-".join(stages), config, master, deploy_mode, config_file)
+    return [*command, *_application(code_root() / RUN_JOB, config, deploy_mode, config_file),
+            "--stages", ",".join(stages), *(run_args or [])]
 
 
 def write_config(config: Config, folder: Path) -> Path:
@@ -228,32 +260,46 @@ def submit(stage: str, config: Config, master: str, deploy_mode: str = "client",
         return _run(command, _environment(deploy_mode))
 
 
-def record_path(warehouse_root: Path, run_id: str, stage: str) -> Path:
-    return warehouse_root / SUBMITTED / run_id / f"{stage}.json"
+def record_folder(warehouse_root: Path, run_id: str) -> Path:
+    return warehouse_root / SUBMITTED / run_id
 
 
-def submit_stage(stage: str, config: Config, master: str, deploy_mode: str, run_id: str,
-                 log_flags: tuple[str, ...] = ()) -> StageRecord:
-    """One stage of ``kgpipe run --master``: submitted under the run's id (so its table versions
-    carry it); returns the stage record the job wrote. Raises :class:`SubmitError` on failure."""
-    root = Path(resolved_config(config)["warehouse"])
-    record = record_path(root, run_id, stage)
-    record.unlink(missing_ok=True)
-    stage_args = ["--run-id", run_id, "--record", str(record), *log_flags]
-    with tempfile.TemporaryDirectory(prefix="kgpipe-submit-") as folder:
-        command = build_command(stage, config, master, deploy_mode, write_config(config, Path(folder)), stage_args)
+class SubmittedStagesFailed(SubmitError):
+    """A submitted application failed; ``committed`` holds the records of its stages that committed before."""
+
+    def __init__(self, message: str, committed: list[StageRecord]):
+        super().__init__(message)
+        self.committed = committed
+
+
+def submit_stages(stages: list[str], config: Config, master: str, deploy_mode: str, run_id: str,
+                  log_flags: tuple[str, ...] = ()) -> list[StageRecord]:
+    """Consecutive stages of ``kgpipe run --master`` as one application, under the run's id (so their table
+    versions carry it); returns the stage records the driver wrote, in order. Raises
+    :class:`SubmittedStagesFailed` when the application fails or a stage left no record."""
+    folder = record_folder(Path(resolved_config(config)["warehouse"]), run_id)
+    records = [folder / f"{stage}.json" for stage in stages]
+    for record in records:
+        record.unlink(missing_ok=True)
+    run_args = ["--run-id", run_id, "--record", str(folder), *log_flags]
+    with tempfile.TemporaryDirectory(prefix="kgpipe-submit-") as tmp:
+        command = build_run_command(stages, config, master, deploy_mode, write_config(config, Path(tmp)), run_args)
         log.info("submit: %s", shlex.join(command))
         code = _run(command, _environment(deploy_mode))
-    if code != 0:
-        raise SubmitError(f"stage {stage}: spark-submit exited with status {code} (the driver's log is above); "
-                          "its tables keep their previous versions")
-    if not record.is_file():
-        raise SubmitError(f"stage {stage}: the job ended without writing its stage record {record}")
-    data = json.loads(record.read_text(encoding="utf-8"))
-    record.unlink()
-    for folder in (record.parent, record.parent.parent):
+    committed = []
+    for record in records:
+        if not record.is_file():
+            break
+        committed.append(StageRecord(**json.loads(record.read_text(encoding="utf-8"))))
+        record.unlink()
+    for path in (folder, folder.parent):
         try:
-            folder.rmdir()
+            path.rmdir()
         except OSError:
-            break  # other records of this run (or of another run) are still there
-    return StageRecord(**data)
+            break  # records of another run are still there
+    if code != 0 or len(committed) < len(stages):
+        failed = stages[len(committed)] if len(committed) < len(stages) else stages[-1]
+        why = (f"spark-submit exited with status {code} (the driver's log is above)" if code != 0
+               else "the application ended without writing its stage record")
+        raise SubmittedStagesFailed(f"stage {failed}: {why}; its tables keep their previous versions", committed)
+    return committed

@@ -12,10 +12,15 @@ from pathlib import Path
 import pytest
 
 from kgpipe.config import load_config
+from kgpipe.errors import CommandError
+from kgpipe.manifest import StageRecord
+from kgpipe.runner import RunRequest, resume, run_stages
 from kgpipe.stages import PIPELINE, STAGES
 from kgpipe.submit import (
     SubmitError,
+    SubmittedStagesFailed,
     build_command,
+    build_run_command,
     package_code,
     write_config,
 )
@@ -78,6 +83,45 @@ def test_which_stages_go_to_the_cluster():
     assert STAGES["train"].uses_spark(load_config(None, ["train.num_processes=2"]))
 
 
+def test_a_run_submits_its_consecutive_spark_stages_as_one_application(tmp_path):
+    from kgpipe.runner import _steps
+    config = load_config(None, [f"cache_dir={tmp_path}", "train.num_processes=2"])
+    on_cluster = RunRequest(command="kgpipe run", names=list(PIPELINE), is_run=True, master="spark://h:7077")
+    assert _steps(list(PIPELINE), config, on_cluster) == [
+        (False, ["ingest"]), (True, ["extract", "resolve", "analyze", "reason", "train"]), (False, ["index"])]
+    here = RunRequest(command="kgpipe run", names=list(PIPELINE), is_run=True)
+    assert _steps(list(PIPELINE), config, here) == [(False, [name]) for name in PIPELINE]
+    command = build_run_command(["extract", "resolve"], config, "spark://h:7077", "client",
+                                write_config(config, tmp_path), ["--run-id", "R"])
+    assert command[command.index("--name") + 1] == "kgpipe-extract-resolve"
+    job = next(i for i, part in enumerate(command) if part.endswith("jobs/run.py"))
+    assert command[job + 1:job + 3] == ["--config", str(tmp_path / "kgpipe-config.yaml")]
+    assert command[command.index("--stages") + 1] == "extract,resolve" and command[-2:] == ["--run-id", "R"]
+    with pytest.raises(SubmitError, match="Beam"):
+        build_run_command(["ingest", "extract"], config, "spark://h:7077", "client", write_config(config, tmp_path))
+
+
+def test_stages_an_application_committed_before_it_failed_are_resumed_after(tmp_path, monkeypatch):
+    import kgpipe.runner
+    config = load_config(None, [f"warehouse={tmp_path / 'wh'}", f"cache_dir={tmp_path}"])
+    extract = StageRecord(name="extract", seconds=1.0, inputs={}, outputs={"mentions": 3}, rejects=0)
+
+    def fail_after_extract(stages, *args, **kwargs):
+        assert stages == ["extract", "resolve", "analyze", "reason"]
+        raise SubmittedStagesFailed("stage resolve: spark-submit exited with status 1", [extract])
+    monkeypatch.setattr(kgpipe.runner, "submit_stages", fail_after_extract)
+    monkeypatch.setattr(kgpipe.runner, "_run_here", lambda name, *args: StageRecord(
+        name=name, seconds=1.0, inputs={}, outputs={}, rejects=0))
+    request = RunRequest(command="kgpipe run", names=list(PIPELINE), is_run=True, master="spark://h:7077")
+    with pytest.raises(CommandError, match="stage resolve: spark-submit exited"):
+        run_stages(config, request)
+    manifest = json.loads(next((tmp_path / "wh" / "_manifests").glob("2*.json")).read_text())
+    assert manifest["status"] == "failed" and list(manifest["stages"]) == ["ingest", "extract"]
+    assert manifest["stages"]["extract"]["outputs"] == {"mentions": 3}
+    names, resumed = resume(Warehouse(tmp_path / "wh"), config, list(PIPELINE))
+    assert names[0] == "resolve" and [r.name for r in resumed] == ["ingest", "extract"]
+
+
 def test_submit_dry_run_prints_the_command(tmp_path, capsys):
     from kgpipe.cli import main
     assert main(["--set", f"cache_dir={tmp_path}", "submit", "analyze", "--master", "spark://h:7077",
@@ -122,10 +166,10 @@ def test_whole_pipeline_on_the_cluster_equals_local_mode(cluster, tmp_path_facto
     tables = assert_same_tables(warehouse, reference)
     assert {"documents", "mentions", "triples_raw", "entities", "edges", "entity_stats", "inferred_edges",
             "embeddings"} <= set(tables)
-    # each Spark stage was an application of this cluster, and both workers ran executors of extract
+    # the Spark stages ran as one application of this cluster, on executors of both workers
     apps = {app["name"]: app["id"] for app in cluster.master_state()["completedapps"]}
-    assert {"kgpipe-extract", "kgpipe-resolve", "kgpipe-analyze", "kgpipe-reason"} <= set(apps)
-    workers = {p.parents[1].name for p in cluster.state.glob(f"worker*/{apps['kgpipe-extract']}/*") if p.is_dir()}
-    assert workers == {"worker1", "worker2"}
+    assert set(apps) == {"kgpipe-extract-resolve-analyze-reason"}
+    app = apps["kgpipe-extract-resolve-analyze-reason"]
+    assert {p.parents[1].name for p in cluster.state.glob(f"worker*/{app}/*") if p.is_dir()} == {"worker1", "worker2"}
     # the stage records came back through the warehouse and were cleaned up
     assert not (warehouse.root / "_submitted").exists()

@@ -1,9 +1,9 @@
 """Surviving faults.
 
-On a real standalone cluster (three one-core workers on loopback), one ``kgpipe run --master``:
-a worker process is killed (SIGKILL, by its pid) while extract runs and another while resolve
-runs, then the driver of analyze is killed; the rerun resumes after the stages the killed run
-committed. The outputs equal the fault-free local run's, no table has duplicate keys, and a
+On a real standalone cluster (three one-core workers on loopback), one ``kgpipe run --master``
+(its Spark stages one application): a worker process is killed (SIGKILL, by its pid) while extract
+runs and another while resolve runs, then the driver is killed while analyze runs; the rerun
+resumes after the stages the killed run committed. The outputs equal the fault-free local run's, no table has duplicate keys, and a
 reader polling the warehouse the whole time only ever saw complete table versions.
 
 Without a cluster: resuming rolls back what an interrupted stage had committed, and a full disk,
@@ -99,11 +99,27 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _kill_busy_worker(cluster: LocalCluster, app_name: str, alive: list[int]) -> int:
-    """Once ``app_name`` runs tasks, SIGKILL a worker that runs one of them (never the last one)."""
-    app = wait_for(lambda: cluster.app_id(app_name), 900, f"{app_name} to start")
+#: `kgpipe run --master` submits the Spark stages as one application (kgpipe/submit.py)
+APPLICATION = "kgpipe-extract-resolve-analyze-reason"
+
+
+def _running(cluster: LocalCluster, warehouse: Warehouse, stage: str) -> str:
+    """The application's id once it runs ``stage``: it has run a task, the stage before has left its record
+    (each stage leaves it after it committed and discarded its staging folder) and ``stage`` has staged."""
+    app = wait_for(lambda: cluster.app_id(APPLICATION), 900, f"{APPLICATION} to start")
+    wait_for(lambda: any(cluster.running_tasks(app).values()), 900, f"a task of {APPLICATION}")
+    before = PIPELINE[PIPELINE.index(stage) - 1]
+    if before != "ingest":
+        wait_for(lambda: list(warehouse.root.glob(f"_submitted/*/{before}.json")), 900, f"{before} to commit")
+        wait_for(lambda: list(warehouse.root.glob("_staging/*")), 900, f"{stage} to stage its output")
+    return app
+
+
+def _kill_busy_worker(cluster: LocalCluster, warehouse: Warehouse, stage: str, alive: list[int]) -> int:
+    """While ``stage`` runs, SIGKILL a live worker that runs an executor of the application (never the last)."""
+    app = _running(cluster, warehouse, stage)
     busy = wait_for(lambda: [i for i, n in cluster.running_tasks(app).items() if n and i in alive],
-                    900, f"a task of {app_name} on a live worker")
+                    900, f"a task of {APPLICATION} on a live worker")
     victim = busy[0]
     assert len(alive) > 1
     cluster.kill_worker(victim)
@@ -111,13 +127,12 @@ def _kill_busy_worker(cluster: LocalCluster, app_name: str, alive: list[int]) ->
     return victim
 
 
-def _kill_driver(cluster: LocalCluster, run: subprocess.Popen, stage: str) -> list[int]:
-    """Once the stage's application runs a task, SIGKILL its driver: the spark-submit JVM and the
-    Python driver process that ``kgpipe run`` started for it."""
-    app = wait_for(lambda: cluster.app_id(f"kgpipe-{stage}"), 900, f"{stage} to start")
-    wait_for(lambda: any(cluster.running_tasks(app).values()), 900, f"a task of {stage}")
-    pids = [pid for pid in _descendants(run.pid) if f"jobs/{stage}.py" in _cmdline(pid)]
-    assert pids, f"no driver process of {stage} below pid {run.pid}"
+def _kill_driver(cluster: LocalCluster, warehouse: Warehouse, run: subprocess.Popen, stage: str) -> list[int]:
+    """While ``stage`` runs, SIGKILL the application's driver: the spark-submit JVM and the Python driver
+    process that ``kgpipe run`` started."""
+    _running(cluster, warehouse, stage)
+    pids = [pid for pid in _descendants(run.pid) if "jobs/run.py" in _cmdline(pid)]
+    assert pids, f"no driver process below pid {run.pid}"
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     return pids
@@ -149,9 +164,9 @@ def faulted(tmp_path_factory, spark):
             first = subprocess.Popen(command, env=cluster.env(), stdout=log, stderr=subprocess.STDOUT)
             referee.start()
             try:
-                killed_workers = {stage: _kill_busy_worker(cluster, f"kgpipe-{stage}", alive)
+                killed_workers = {stage: _kill_busy_worker(cluster, warehouse, stage, alive)
                                   for stage in ("extract", "resolve")}
-                killed_driver = _kill_driver(cluster, first, "analyze")
+                killed_driver = _kill_driver(cluster, warehouse, first, "analyze")
                 first_rc = first.wait(timeout=900)
             finally:
                 if first.poll() is None:
