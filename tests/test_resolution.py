@@ -260,6 +260,36 @@ def test_short_form_needs_an_earlier_unambiguous_long_form():
     assert same_as_pairs(doc) == []                      # ambiguous: two Holmes brothers
 
 
+def test_a_weak_label_short_form_takes_the_suffix_of_a_name_with_that_label():
+    # a news story: NER tags the whole name and the surname ORG alike
+    doc = [M("l", "Linus Torvalds", "ORG", 0), M("h", "Helsinki", "GPE", 30), M("t", "Torvalds", "ORG", 60)]
+    assert ("l", "t", "short_form") in same_as_pairs(doc)
+    ids = resolve([doc])
+    assert ids["l"] == ids["t"] != ids["h"]
+    # the short form is its long form's: it does not join another document's "Army" (nor its army)
+    doc1 = [M("c", "Continental Army", "ORG", 0), M("a1", "Army", "ORG", 40)]
+    doc2 = [M("r", "Red Army", "ORG", 0), M("a2", "Army", "ORG", 40)]
+    doc3 = [M("a3", "Army", "ORG", 0)]
+    ids = resolve([doc1, doc2, doc3])
+    assert ids["c"] == ids["a1"] and ids["r"] == ids["a2"] and len({ids["c"], ids["r"], ids["a3"]}) == 3
+    # a short form the linker tied to another title keeps it
+    doc = [M("n", "Angolan Navy", "ORG", 0), M("s", "Navy", "ORG", 40, "Navy")]
+    assert same_as_pairs(doc) == []
+    # a prefix of an organisation's name is often another organisation, and so are the last words
+    # after a function word
+    doc = [M("r", "Microsoft Research", "ORG", 0), M("m", "Microsoft", "ORG", 40)]
+    assert same_as_pairs(doc) == []
+    doc = [M("l", "Library of Congress", "ORG", 0), M("c", "Congress", "ORG", 40)]
+    assert same_as_pairs(doc) == []
+    doc = [M("a", "Aberdeen, Sierra Leone", "ORG", 0), M("s", "Sierra Leone", "ORG", 40)]
+    assert same_as_pairs(doc) == []
+    # two earlier names end in it: ambiguous; a strong label is not a weak one's short form
+    doc = [M("a", "Goldman Sachs", "ORG", 0), M("b", "Jeffrey Sachs", "ORG", 20), M("c", "Sachs", "ORG", 40)]
+    assert same_as_pairs(doc) == []
+    doc = [M("a", "Goldman Sachs", "ORG", 0), M("c", "Sachs", "GPE", 40)]
+    assert same_as_pairs(doc) == []
+
+
 def test_apple_company_vs_fruit():
     doc = [M("c1", "Apple Inc.", "ORG", 0), M("c2", "apple", "ORG", 40),   # NER slip on the fruit
            M("c3", "Apple", "ORG", 80)]

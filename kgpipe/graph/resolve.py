@@ -368,7 +368,7 @@ def full_name(title: str) -> str:
 
 def _initials(words: Sequence[str]) -> set[str]:
     """The acronyms a multi-word name can be written as: all initials, or without function words."""
-    return {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in _ACRONYM_STOP)}
+    return {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in _FUNCTION_WORDS)}
 
 
 def name_compatible(mention_key: str, title: str, person: bool = False) -> bool:
@@ -491,7 +491,9 @@ RULE_STRENGTH: Mapping[str, int] = {"resolved": 4, "same_link": 3, "same_name": 
                                     "acronym": 2, "name": 1, "title_name": 1}
 CROSS_DOC_RULE = "name"
 PRIOR_RULE = "resolved"
-_ACRONYM_STOP = frozenset({"of", "the", "and", "for", "de", "la", "le", "du", "des", "der", "von",
+#: a name qualified by another ("Aberdeen, Sierra Leone", "Aa (Möhne)")
+_QUALIFIED = re.compile(r"[,(]")
+_FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "de", "la", "le", "du", "des", "der", "von",
                            "in", "on", "at"})
 _ACRONYM_TYPES = frozenset({"ORG", "LOC"})
 _ACRONYM_LONG_TYPES = _ACRONYM_TYPES | {ANY}
@@ -564,9 +566,15 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
     * ``short_form`` -- a PERSON proper name (or one NER tagged with a weak label: "Orwell" ORG
       in Animal Farm) whose key tokens are a strict prefix or suffix
       of the tokens of an *earlier* PERSON (or ANY) proper name: "Holmes" / "Sherlock" ->
-      "Sherlock Holmes", "Cook" -> "Tim Cook". Paired with the nearest such long form; when
-      the earlier long forms have two different keys or titles ("Sherlock Holmes" and
-      "Mycroft Holmes") the short form is ambiguous and not paired.
+      "Sherlock Holmes", "Cook" -> "Tim Cook". A weak-labelled short form also takes a strict
+      *suffix* of an earlier name NER gave the same weak label: NER often tags a person's whole
+      name and surname ORG alike ("Linus Torvalds" ... "Torvalds"), and a company's last words
+      name it too ("Goldman Sachs" ... "Sachs"); a prefix of an organisation's name is often another
+      organisation ("Microsoft" of "Microsoft Research") and is not taken, nor are the last words of
+      a name with a function word ("Congress" of "Library of Congress") or a qualifier ("Sierra
+      Leone" of "Aberdeen, Sierra Leone"). Paired with the nearest
+      such long form; when the earlier long forms have two different keys or titles ("Sherlock
+      Holmes" and "Mycroft Holmes") the short form is ambiguous and not paired.
     * ``acronym`` -- an ORG/LOC mention written as 2-6 uppercase letters (dots ignored:
       "I.B.M.") equal to the initials of a multi-word ORG/LOC (or ANY) proper name anywhere
       in the document, all words or without function words (of, the, and, ...):
@@ -579,12 +587,19 @@ def same_as_pairs(doc_mentions: Iterable[MentionLite]) -> list[tuple[str, str, s
     paired as a star on their earliest member (O(n) pairs), and an ANY mention never
     bridges two concrete types.
     """
+    return _same_as(doc_mentions)[0]
+
+
+def _same_as(doc_mentions: Iterable[MentionLite]) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """:func:`same_as_pairs`, and the weak-labelled short forms it paired (their long form carries
+    their identity across documents: see :func:`document_graph_edges`)."""
     ms = _entity_mentions(doc_mentions)
     out: dict[tuple[str, str], str] = {}
+    weak_shorts: set[str] = set()
     _pair_same_link_and_name(ms, out)
-    _pair_short_forms(ms, out)
+    _pair_short_forms(ms, out, weak_shorts)
     _pair_acronyms(ms, out)
-    return sorted((a, b, r) for (a, b), r in out.items())
+    return sorted((a, b, r) for (a, b), r in out.items()), weak_shorts
 
 
 def _entity_mentions(doc_mentions: Iterable[MentionLite]) -> list[_M]:
@@ -615,30 +630,46 @@ def _pair_same_link_and_name(ms: list[_M], out: dict[tuple[str, str], str]) -> N
         _star(by_key[key], "same_name", out)
 
 
-def _pair_short_forms(ms: list[_M], out: dict[tuple[str, str], str]) -> None:
+def _pair_short_forms(ms: list[_M], out: dict[tuple[str, str], str], weak_shorts: set[str]) -> None:
     """The ``short_form`` rule of :func:`same_as_pairs`: strict token prefixes/suffixes of earlier
-    PER/ANY proper names, kept per affix as (key, title, type) -> latest index, filled in
-    document order."""
+    PER/ANY proper names and strict suffixes of earlier weak-labelled ones, kept per affix as
+    (key, title, type) -> latest index, filled in document order. Weak-labelled shorts that are
+    paired go into ``weak_shorts``."""
     affixes: dict[tuple[str, ...], dict[tuple[str, str | None, str], int]] = defaultdict(dict)
+    weak_suffixes: dict[tuple[str, ...], dict[tuple[str, str | None, str], int]] = defaultdict(dict)
     i = 0
     while i < len(ms):
         j = i
         while j < len(ms) and ms[j].m.start == ms[i].m.start:
             j += 1
         for s in ms[i:j]:  # shorts first: a long form must start strictly earlier
-            if (s.type != "PER" and s.type not in WEAK_TYPES) or not s.proper or s.tokens not in affixes:
+            if (s.type != "PER" and s.type not in WEAK_TYPES) or not s.proper:
                 continue
-            cands = {kt: k for kt, k in affixes[s.tokens].items()
+            cands = {kt: k for kt, k in affixes.get(s.tokens, {}).items()
                      if not _blocked_vals("PER", s.m.wiki_title, kt[2], kt[1])}
+            if s.type in WEAK_TYPES:
+                # a short form the linker tied to a title keeps it: "Navy" linked to Navy does not make
+                # the Angolan Navy the navy of that page
+                cands.update((kt, k) for kt, k in weak_suffixes.get(s.tokens, {}).items()
+                             if s.m.wiki_title in (None, kt[1]) and not _blocked_vals(s.type, None, kt[2], None))
             if not cands or len({kt[0] for kt in cands}) > 1 or len({kt[1] for kt in cands if kt[1]}) > 1:
                 continue
             _add(out, s, ms[max(cands.values())], "short_form")
+            if s.type in WEAK_TYPES:
+                weak_shorts.add(s.m.mention_id)
         for k in range(i, j):
             x = ms[k]
-            if x.type in ("PER", ANY) and x.proper and len(x.tokens) > 1:
+            if not x.proper or len(x.tokens) < 2:
+                continue
+            if x.type in ("PER", ANY):
                 for n in range(1, len(x.tokens)):
                     for affix in (x.tokens[:n], x.tokens[-n:]):
                         affixes[affix][(x.key, x.m.wiki_title, x.type)] = k
+            elif x.type in WEAK_TYPES and not _FUNCTION_WORDS & set(x.tokens[1:]) and not _QUALIFIED.search(x.m.text):
+                # the last words of "Library of Congress", "Bank of America" or "Aberdeen, Sierra Leone" are
+                # another entity
+                for n in range(1, len(x.tokens)):
+                    weak_suffixes[x.tokens[-n:]][(x.key, x.m.wiki_title, x.type)] = k
         i = j
 
 
@@ -729,20 +760,23 @@ def document_graph_edges(doc_mentions: Iterable[MentionLite]) -> list[tuple[str,
     """All graph edges contributed by one document, ``[(src, dst, rule)]``, sorted:
     :func:`same_as_pairs` rewritten with :func:`vertex_for` (self-loops dropped, so
     ``same_link`` pairs vanish: both ends are the same ``W:`` vertex), plus
-    ``(mention_id, cross_document_key, "name")`` for each unlinked mention with a key.
+    ``(mention_id, cross_document_key, "name")`` for each unlinked mention with a key, but for
+    the weak-labelled short forms: "Army" after "Continental Army" is that army, while the key of
+    "Army" would join it to every other document's "Army" (and through them to their armies).
     Vertices of the graph: every ``src``/``dst`` plus every unlinked entity mention
     (isolated ones become singleton entities)."""
     ms = list(doc_mentions)
     by_id = {m.mention_id: m for m in ms}
     edges: dict[tuple[str, str], str] = {}
-    for a, b, rule in same_as_pairs(ms):
+    pairs, weak_shorts = _same_as(ms)
+    for a, b, rule in pairs:
         va, vb = vertex_for(by_id[a]), vertex_for(by_id[b])
         if va != vb:
             x, y = sorted((va, vb))
             if (x, y) not in edges or RULE_STRENGTH[rule] > RULE_STRENGTH[edges[(x, y)]]:
                 edges[(x, y)] = rule
     for m in ms:
-        if m.wiki_title or coarse_type(m.label) is None:
+        if m.wiki_title or coarse_type(m.label) is None or m.mention_id in weak_shorts:
             continue
         k = cross_document_key(m.text, m.label)
         if k:
