@@ -297,9 +297,12 @@ def submit_stages(stages: list[str], config: Config, master: str, deploy_mode: s
             path.rmdir()
         except OSError:
             break  # records of another run are still there
-    if code != 0 or len(committed) < len(stages):
-        failed = stages[len(committed)] if len(committed) < len(stages) else stages[-1]
+    if len(committed) < len(stages):
         why = (f"spark-submit exited with status {code} (the driver's log is above)" if code != 0
                else "the application ended without writing its stage record")
-        raise SubmittedStagesFailed(f"stage {failed}: {why}; its tables keep their previous versions", committed)
+        raise SubmittedStagesFailed(f"stage {stages[len(committed)]}: {why}; its tables keep their previous "
+                                    "versions", committed)
+    if code != 0:
+        # every stage committed and said so: their tables are in place, whatever failed afterwards
+        log.warning("submit: spark-submit exited with status %d after every stage had committed", code)
     return committed

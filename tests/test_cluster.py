@@ -173,3 +173,29 @@ def test_whole_pipeline_on_the_cluster_equals_local_mode(cluster, tmp_path_facto
     assert {p.parents[1].name for p in cluster.state.glob(f"worker*/{app}/*") if p.is_dir()} == {"worker1", "worker2"}
     # the stage records came back through the warehouse and were cleaned up
     assert not (warehouse.root / "_submitted").exists()
+
+
+def test_submitted_stages_are_what_their_records_say(tmp_path, monkeypatch):
+    """A record is written only after its stage committed: the records decide, not spark-submit's status."""
+    import kgpipe.submit
+    from kgpipe.runner import _write_record
+    from kgpipe.submit import submit_stages
+    config = load_config(None, [f"warehouse={tmp_path / 'wh'}", f"cache_dir={tmp_path}"])
+    folder = tmp_path / "wh" / "_submitted" / "R"
+
+    def application(committing):
+        def run(command, env):
+            for name in committing:
+                _write_record(folder / f"{name}.json", StageRecord(name=name, seconds=1.0, inputs={}, outputs={},
+                                                                   rejects=0))
+            return 1
+        return run
+    monkeypatch.setattr(kgpipe.submit, "build_run_command", lambda *args, **kwargs: ["spark-submit"])
+    monkeypatch.setattr(kgpipe.submit, "_run", application(["extract", "resolve"]))
+    assert [r.name for r in submit_stages(["extract", "resolve"], config, "spark://h:7077", "client", "R")] == \
+        ["extract", "resolve"]
+    assert not folder.exists()
+    monkeypatch.setattr(kgpipe.submit, "_run", application(["extract"]))
+    with pytest.raises(SubmittedStagesFailed, match="stage resolve: spark-submit exited with status 1") as failed:
+        submit_stages(["extract", "resolve"], config, "spark://h:7077", "client", "R")
+    assert [r.name for r in failed.value.committed] == ["extract"]
