@@ -5,7 +5,8 @@
 One command per stage (:data:`kgpipe.stages.STAGES`), ``run`` (the pipeline in order, resumable),
 ``submit`` (one stage as a Spark application), ``fetch``, ``serve``, ``ask``, ``eval`` and ``label``.
 :data:`COMMANDS` maps each to its handler; stage running lives in :mod:`kgpipe.runner`. Any
-:class:`~kgpipe.errors.CommandError` ends here as ``kgpipe: error: <message>`` with exit status 2.
+:class:`~kgpipe.errors.CommandError` ends here as ``kgpipe: error: <message>`` with exit status 2; a run
+that committed although an input could not be read in full exits with 3 (:data:`EXIT_DAMAGED_INPUT`).
 Options a command does not define are an error (argparse's message, exit status 2), except where
 its stages hand them to their engine and the engine knows them: Beam pipeline options for
 ``ingest`` and ``run``.
@@ -32,6 +33,9 @@ LINKING_EVALUATION = "jobs.resolve:linking_accuracy"
 FLAG_SETTINGS = {"warehouse": "warehouse", "runner": "ingest.runner", "format": "export.format",
                  "out": "export.out", "master": "spark.master", "host": "serve.host", "port": "serve.port"}
 WAREHOUSE_HELP = "root folder of the Parquet tables"
+#: exit status of a run whose stages all committed while an input, or a part of one, could not be read
+#: (ingest's damage rejects): the data that was readable is in the tables, and a scheduler sees a failure
+EXIT_DAMAGED_INPUT = 3
 
 
 # --------------------------------------------------------------------------- the parser
@@ -198,7 +202,12 @@ def _run(config: Config, args, extra: list[str]) -> int:
                          inputs=option("input"), engine_args=extra, no_resume=bool(option("no_resume")),
                          from_stage=option("from_stage"), log_flags=logs.flags(args.quiet, args.verbose))
     with sigterm_as_exit(is_run):
-        run_stages(config, request)
+        manifest = run_stages(config, request)
+    damaged = [path for record in manifest.stages for path in record.details.get("damaged_inputs", ())]
+    if damaged and not request.record_folder:
+        print(f"kgpipe: warning: committed, but {len(damaged)} input(s) could not be read in full (see their "
+              f"unreadable_* and missing_from_stream rejects): {', '.join(damaged)}", file=sys.stderr)
+        return EXIT_DAMAGED_INPUT
     return 0
 
 

@@ -41,6 +41,11 @@ class IngestConfig(_Section):
                                                         "each cleaning every n-th page; 0 = direct_num_workers")
     files_per_split: int = Field(200, gt=0, description="folders of text articles: files per split")
     excerpt_chars: int = Field(300, gt=0)
+    on_unreadable_input: Literal["fail", "reject"] = Field(
+        "reject", description="an input that cannot be opened or read from its start (missing, empty, unknown "
+                              "format, unreadable header): reject = one unreadable_input reject row naming it "
+                              "while the other inputs are ingested (exit status 3 after the commit); fail = the "
+                              "run fails before it reads anything (exit status 2)")
     default_language: str = "en"
     infobox_mappings: str = Field("embedded:infobox-mappings",
                                   description="infobox template and parameter mappings (YAML); embedded:infobox-"

@@ -31,7 +31,7 @@ from kgpipe.config import IngestConfig, load_config
 from kgpipe.datasets import resolve_inputs
 from kgpipe.ingest.infobox import load_mappings
 from kgpipe.ingest.inputs import InputSplit, plan_splits
-from kgpipe.ingest.process import OUTPUT_TABLES, STAGE, merge_stats, process_split
+from kgpipe.ingest.process import DAMAGE_REASONS, OUTPUT_TABLES, STAGE, merge_stats, process_split
 from kgpipe.manifest import StageRecord, new_run_id
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import StageRun, Warehouse
@@ -244,8 +244,10 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
                                 "rejects_by_reason": row["rejects"], "links": row["links"],
                                 "infobox_parameters": row["infobox"]}
                  for row in sorted(stats, key=lambda r: r["input"])}
+    damaged = [path for path, row in per_input.items()
+               if any(row["rejects_by_reason"].get(reason) for reason in DAMAGE_REASONS)]
     return run.record(inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
-                      outputs=counts, rejects=own_rejects)
+                      outputs=counts, rejects=own_rejects, details={"damaged_inputs": damaged} if damaged else None)
 
 
 def run(argv: list[str] | None = None) -> StageRecord:

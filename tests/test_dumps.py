@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from kgpipe.ingest import dumps
+from kgpipe.ingest.bz2blocks import BLOCK_MAGIC, StreamDamage, block_crc, block_stream, find_magics
 from kgpipe.ingest.dumps import (
     InputError,
+    PageChunk,
     iter_decompressed,
     parse_siteinfo,
     scan_pages,
@@ -175,6 +179,29 @@ def test_multistream_corrupt_stream_loses_only_its_pages(tmp_path: Path, cfg):
     assert_accounted(out["stats"])
 
 
+def test_damage_in_a_multistream_stream_of_several_blocks_costs_only_its_block(tmp_path: Path, cfg):
+    ids = list(range(1, 51))
+    titles = [f"Page {i}" for i in ids]
+    # prose-like pages of about 50 kB: 40 to a stream make three 900k blocks
+    pages = [page_xml(t, _varied_text(50_000, seed=i).decode(), i) for t, i in zip(titles, ids)]
+    data, index = write_multistream(tmp_path, pages, per_stream=40, page_ids=ids, titles=titles)
+    blob = bytearray(data.read_bytes())
+    offsets = sorted({int(line.split(":")[0]) for line in bz2.decompress(index.read_bytes()).decode().splitlines()})
+    magics = [bit // 8 for bit, magic in find_magics(blob, offsets[0], offsets[1]) if magic == BLOCK_MAGIC]
+    assert len(magics) == 3
+    blob[magics[1] + 1000] ^= 0xFF    # the second block of the first page stream
+    data.write_bytes(bytes(blob))
+    out = run_all([data], cfg)
+    kept = {int(d["native_id"]) for d in out["documents"]}
+    reasons = {int(r["native_id"]): r["reason"] for r in out["rejects"] if r["native_id"]}
+    assert set(range(41, 51)) <= kept and 0 < len(kept & set(range(1, 41))) < 40
+    assert kept | set(reasons) == set(ids) and not kept & set(reasons)
+    assert Counter(reasons.values())["truncated"] == 1 and "missing_from_stream" in reasons.values()
+    # the end of the page the damaged block cut off names no page
+    assert Counter(r["reason"] for r in out["rejects"] if not r["native_id"]) == {"truncated": 1}
+    assert_accounted(out["stats"])
+
+
 def test_iter_decompressed_follows_concatenated_streams():
     data = bz2.compress(b"first ") + bz2.compress(b"second")
     assert b"".join(iter_decompressed(__import__("io").BytesIO(data), "bz2")) == b"first second"
@@ -184,6 +211,56 @@ def test_iter_decompressed_reports_truncation():
     data = bz2.compress(b"x" * 100_000)[:-10]
     with pytest.raises(InputError, match="truncated"):
         b"".join(iter_decompressed(__import__("io").BytesIO(data), "bz2"))
+
+
+def _varied_text(size: int, seed: int = 7) -> bytes:
+    """Text that compresses like prose, so that bz2 at level 1 (100k blocks) writes several blocks."""
+    rng = random.Random(seed)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(6)) for _ in range(2000)]
+    return " ".join(rng.choice(words) for _ in range(size // 7)).encode()
+
+
+@pytest.mark.parametrize("read_end", range(-3, 9))
+def test_no_block_is_yielded_twice_whichever_read_the_damage_is_found_in(monkeypatch, read_end: int):
+    """Block 2's magic is overwritten; reads end around it (``read_end`` bytes after the byte holding block
+    1's last bit), so block 1 comes out of the read before the broken one, of the broken one, or is held
+    back by libbzip2 until the next read."""
+    plain = _varied_text(300_000)
+    data = bytearray(bz2.compress(plain, 1))
+    magics = [bit for bit, magic in find_magics(data, 0, len(data) - 6) if magic == BLOCK_MAGIC]
+    assert len(magics) >= 3
+    first, second = (bz2.decompress(block_stream(data, magics[i], magics[i + 1])) for i in (0, 1))
+    for i in range(magics[1] // 8 + 1, magics[1] // 8 + 5):
+        data[i] ^= 0xFF       # inside block 2's magic, clear of block 1's bits
+    monkeypatch.setattr(dumps, "READ_CHUNK", (magics[1] - 1) // 8 + 1 + read_end)
+    items = list(iter_decompressed(io.BytesIO(bytes(data)), "bz2", recover=True))
+    [damage] = [item for item in items if isinstance(item, StreamDamage)]
+    i = items.index(damage)
+    assert damage.resumed == magics[2] // 8 and magics[1] // 8 <= damage.offset <= magics[1] // 8 + 2
+    assert b"".join(items[:i]) == first and b"".join(items[i + 1:]) == plain[len(first) + len(second):]
+
+
+def test_bzip2_block_crc_is_the_one_the_stream_stores():
+    data = bz2.compress(b"kgpipe " * 1000)
+    [(bit, _), _] = find_magics(data, 0, len(data) - 6)
+    assert block_crc(b"kgpipe " * 1000) == int.from_bytes(data[(bit + 48) // 8:(bit + 80) // 8], "big")
+
+
+def test_scanner_rejects_both_ends_of_a_page_cut_by_damage():
+    pages = [page_xml(f"P{i}", f"Text {i}.", i) for i in range(1, 6)]
+    head = dump_bytes([]).replace(b"</mediawiki>\n", b"") + pages[0].encode() + pages[1].encode()[:40]
+    middle = pages[2].encode()[30:] + pages[3].encode()
+    chunks = [head, StreamDamage("corrupt", 100, 200), middle, StreamDamage("corrupt", 300, 400),
+              b"\n  " + pages[4].encode() + b"</mediawiki>\n", StreamDamage("truncated", 500)]
+    items = list(scan_pages(iter(chunks), 1 << 20, skip_leading=True))
+    kinds = [(i.problem, i.data[:30]) if isinstance(i, PageChunk) else i.offset for i in items]
+    start = [page.encode().lstrip()[:30] for page in pages]
+    # the pages before the damage, the one it cuts, the damage, that page's end, the next pages; the blank
+    # stretch after the second damage is no page
+    assert kinds == [(None, start[0]), ("truncated", start[1]), 100, ("truncated", pages[2].encode()[30:60]),
+                     (None, start[3]), 300, (None, start[4]), 500]
+    assert len({i.ordinal for i in items if isinstance(i, PageChunk)}) == 5
+    assert dumps.salvage_ids(items[3].data) == (None, None) and dumps.salvage_ids(items[1].data)[1] == "P2"
 
 
 def test_siteinfo_defaults_without_siteinfo_block():

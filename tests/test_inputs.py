@@ -9,6 +9,7 @@ import pytest
 from kgpipe.ingest.dumps import InputError
 from kgpipe.ingest.inputs import (
     NEWS_JSONL,
+    UNREADABLE,
     WIKI,
     detect,
     find_index,
@@ -68,3 +69,37 @@ def test_explicit_index_argument_is_paired_not_ingested(elwiki: Path, cfg):
     splits = plan_splits([elwiki, find_index(elwiki)], cfg)
     assert {s.path for s in splits} == {str(elwiki)}
     assert all(s.streams for s in splits)
+
+
+def test_an_unreadable_input_is_a_reject_and_the_others_go_on(tmp_path: Path, cfg):
+    from tests.test_dumps import assert_accounted, run_all
+    good = tmp_path / "good.xml.bz2"
+    good.write_bytes(bz2.compress(dump_bytes([page_xml("A", "Some text.", 1)])))
+    junk = tmp_path / "junk.xml.bz2"
+    junk.write_bytes(b"BZh9" + bytes(range(256)) * 4)
+    empty, folder = tmp_path / "empty.jsonl", tmp_path / "no-files"
+    empty.write_bytes(b"\n")
+    folder.mkdir()
+    missing = tmp_path / "missing.xml"
+    inputs = [missing, junk, good, empty, folder]
+    splits = plan_splits(inputs, cfg)
+    assert [s.path for s in splits if s.kind == UNREADABLE] == [str(missing), str(junk), str(empty), str(folder)]
+    out = run_all(inputs, cfg)
+    assert [d["title"] for d in out["documents"]] == ["A"]
+    rejects = {r["input_ref"]: r for r in out["rejects"]}
+    assert {r["reason"] for r in rejects.values()} == {"unreadable_input"}
+    assert "no such file" in rejects[str(missing)]["detail"] and "corrupt" in rejects[str(junk)]["detail"]
+    assert "empty" in rejects[str(empty)]["detail"] and "no files" in rejects[str(folder)]["detail"]
+    assert all(r["detail"].startswith(f"cannot read {path}") for path, r in rejects.items())
+    assert {row["input"]: row["seen"] for row in out["stats"]} == {str(p): 1 for p in inputs}
+    assert_accounted(out["stats"])
+
+
+def test_unreadable_input_fails_the_run_when_configured_or_when_nothing_is_readable(tmp_path: Path, cfg):
+    good = tmp_path / "good.xml"
+    good.write_bytes(dump_bytes([page_xml("A", "Some text.", 1)]))
+    missing = tmp_path / "missing.xml"
+    with pytest.raises(InputError, match=f"cannot read {missing}: no such file"):
+        plan_splits([good, missing], cfg.model_copy(update={"on_unreadable_input": "fail"}))
+    with pytest.raises(InputError, match=f"cannot read {missing}: no such file"):
+        plan_splits([missing], cfg)

@@ -18,11 +18,21 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kgpipe.errors import CommandError
+from kgpipe.ingest.bz2blocks import (
+    BLOCK_MAGIC,
+    MAX_BLOCK_BYTES,
+    StreamDamage,
+    decompress_all,
+    find_magics,
+    recover_blocks,
+)
 from kgpipe.ingest.wikitext import Namespaces, normalize_title
 
 READ_CHUNK = 1 << 20
 HEADER_LIMIT = 4 << 20
 HEAD_KEEP = 4096
+#: gzip: a failed read is decoded again in pieces this size, to keep what precedes the damage
+GZIP_SALVAGE_PIECE = 64
 _OPEN = b"<page>"
 _CLOSE = b"</page>"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -82,42 +92,113 @@ def _decompressor(codec: str):
     return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
 
 
-def iter_decompressed(fh: BinaryIO, codec: str, limit: int | None = None) -> Iterator[bytes]:
-    """Yield decompressed chunks of ``fh`` (at most ``limit`` compressed bytes).
+class _Streams:
+    """Streaming decompression of concatenated streams (multistream bz2, multi-member gzip) that knows where
+    in the file it is: where the current stream began, where it broke, and where the last good feed of
+    data began with how many bytes it yielded (``checkpoint``)."""
 
-    Concatenated streams (multistream bz2, multi-member gzip) are followed. A
-    truncated or corrupt stream raises :class:`InputError` after everything
-    before the damage has been yielded.
-    """
-    remaining = limit
-    decomp = _decompressor(codec) if codec != "none" else None
-    fed = False
-    while True:
-        size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-        raw = fh.read(size) if size > 0 else b""
-        if not raw:
-            if decomp is not None and fed and not decomp.eof:
-                raise InputError("compressed stream ends before its end-of-stream marker (truncated file)")
-            return
-        if remaining is not None:
-            remaining -= len(raw)
-        if decomp is None:
-            yield raw
-            continue
-        data = raw
+    def __init__(self, codec: str, start: int):
+        self.codec = codec
+        self.decomp = _decompressor(codec)
+        self.stream_start = self.broken_at = start
+        self.checkpoint = (start, 0)
+        self.fed = False
+
+    def feed(self, data: bytes, at: int) -> Iterator[bytes]:
+        """Output of ``data``, which starts at file offset ``at``; raises :class:`InputError` on corrupt data,
+        after yielding what precedes the damage (bz2: what the feeds before the broken one decoded)."""
         while data:
+            self.broken_at, self.fed = at, True
+            before = self.decomp.copy() if self.codec == "gzip" else None
             try:
-                out = decomp.decompress(data)
+                # bz2: whole blocks only, each checked against its CRC, also when libbzip2 held one back
+                out = decompress_all(self.decomp, data)[0] if self.codec == "bz2" else self.decomp.decompress(data)
             except (OSError, EOFError, zlib.error, ValueError) as exc:
+                if before is not None:
+                    self.broken_at = at + (yield from _gzip_prefix(before, data))
                 raise InputError(f"corrupt compressed data: {exc}") from exc
-            fed = True
+            self.checkpoint = (at, len(out))
             if out:
                 yield out
-            if not decomp.eof:
-                break
-            data = decomp.unused_data
-            decomp = _decompressor(codec)
-            fed = False
+            if not self.decomp.eof:
+                return
+            at += len(data) - len(self.decomp.unused_data)
+            data = self.decomp.unused_data
+            self.decomp, self.stream_start, self.checkpoint, self.fed = _decompressor(self.codec), at, (at, 0), False
+
+    def resume(self, fh: BinaryIO) -> tuple[int, int]:
+        """Where block-by-block reading takes over after a broken feed, and how many of the bytes it decodes
+        first were yielded already: it starts at the block the last good feed began in (or at the stream's
+        start); that feed yielded the output of this block and of those after it that ended in the feed."""
+        start, done = self.checkpoint
+        lo = max(self.stream_start, start - MAX_BLOCK_BYTES)
+        fh.seek(lo)
+        window = fh.read(start + 7 - lo)
+        bits = [8 * lo + bit for bit, magic in find_magics(window, 0, len(window) - 6) if magic == BLOCK_MAGIC]
+        return max((bit for bit in bits if bit <= 8 * start), default=8 * self.stream_start), done
+
+
+def _gzip_prefix(decomp, data: bytes) -> Iterator[bytes]:
+    """What a copy of the decompressor from before a broken feed decodes of ``data`` before the damage: zlib
+    drops a failed call's output, so the data is fed again in small pieces. Returns the failing piece's
+    offset in ``data``."""
+    for i in range(0, len(data), GZIP_SALVAGE_PIECE):
+        try:
+            out = decomp.decompress(data[i:i + GZIP_SALVAGE_PIECE])
+        except zlib.error:
+            return i
+        if out:
+            yield out
+    return len(data)
+
+
+def _read(fh: BinaryIO, end: int | None) -> bytes:
+    size = READ_CHUNK if end is None else min(READ_CHUNK, end - fh.tell())
+    return fh.read(size) if size > 0 else b""
+
+
+def iter_decompressed(fh: BinaryIO, codec: str, limit: int | None = None,
+                      recover: bool = False) -> Iterator[bytes | StreamDamage]:
+    """Yield decompressed chunks of ``fh`` from its position on (at most ``limit`` compressed bytes).
+
+    Concatenated streams (multistream bz2, multi-member gzip) are followed. At truncated or corrupt data
+    everything before the damage is yielded; then without ``recover`` an :class:`InputError` is raised.
+    With ``recover`` a :class:`StreamDamage` item says where the damage is, and bz2 reading goes on at the
+    next intact block (:func:`~kgpipe.ingest.bz2blocks.recover_blocks`), so more items may follow; gzip
+    has no such points, so its damage item is the last.
+    """
+    for item in _decompressed(fh, codec, limit):
+        if not recover and isinstance(item, StreamDamage):
+            raise InputError(str(item))
+        yield item
+
+
+def _decompressed(fh: BinaryIO, codec: str, limit: int | None) -> Iterator[bytes | StreamDamage]:
+    """:func:`iter_decompressed` with ``recover``: the streaming decompressor while the data is intact,
+    block by block from the block the last good feed began in, less what that feed yielded."""
+    end = None if limit is None else fh.tell() + limit
+    if codec == "none":
+        while raw := _read(fh, end):
+            yield raw
+        return
+    streams = _Streams(codec, fh.tell())
+    try:
+        while raw := _read(fh, end):
+            yield from streams.feed(raw, fh.tell() - len(raw))
+        if not streams.fed or streams.decomp.eof:
+            return
+        streams.broken_at = fh.tell()
+        raise InputError("compressed stream ends before its end-of-stream marker (truncated file)")
+    except InputError as error:
+        if codec != "bz2":
+            yield StreamDamage(str(error), streams.broken_at)
+            return
+    from_bit, skip = streams.resume(fh)
+    for item in recover_blocks(fh, from_bit, end):
+        if skip and isinstance(item, bytes):
+            item, skip = item[skip:], max(0, skip - len(item))
+        if item:
+            yield item
 
 
 # --- page scanning -------------------------------------------------------------------------
@@ -131,6 +212,28 @@ class PageChunk:
     problem: str | None = None
     detail: str | None = None
     size: int = 0
+
+
+@dataclass
+class _Tail:
+    """The bytes after a damaged part of the stream up to the next ``<page>``: the end of a page whose start
+    was lost. Only its first HEAD_KEEP bytes are kept."""
+    offset: int
+    damage: StreamDamage
+    head: bytes = b""
+    size: int = 0
+
+    def add(self, data: bytes | bytearray) -> None:
+        if len(self.head) < HEAD_KEEP:
+            self.head += bytes(data[:HEAD_KEEP - len(self.head)])
+        self.size += len(data)
+
+    def chunk(self, ordinal: int) -> PageChunk | None:
+        """The tail as a truncated page, or None when it holds only white space and the closing tag."""
+        if self.size <= HEAD_KEEP and not self.head.replace(b"</mediawiki>", b"").strip():
+            return None
+        return PageChunk(ordinal, self.offset, self.head, "truncated",
+                         f"the start of this page is in an unreadable part of the stream: {self.damage}", self.size)
 
 
 class _PageScanner:
@@ -150,10 +253,20 @@ class _PageScanner:
         self.head = b""
         self.search_from = 0
         self.header_done = False
+        self.tail: _Tail | None = None
 
     def feed(self, chunk: bytes) -> Iterator[PageChunk]:
         """The pages that end (or are cut off) within the stream read so far."""
         self.buf += chunk
+        if self.tail is not None:
+            i = self.buf.find(_OPEN)
+            # an opening tag may be split across chunks: its first bytes stay for the next search
+            end = i if i >= 0 else max(0, len(self.buf) - (len(_OPEN) - 1))
+            self.tail.add(self.buf[:end])
+            self._consume(end)
+            if i < 0:
+                return
+            yield from self._end_tail()
         while True:
             if not self.in_page and not self._open_page():
                 return
@@ -164,13 +277,31 @@ class _PageScanner:
             yield page
 
     def finish(self, error: InputError | None) -> Iterator[PageChunk]:
-        """The page the stream ended in, if any, as a truncated one."""
+        """The page the stream ended in, if any, as a truncated one, or the end of a page after a damaged part."""
         if not self.header_done and self.header_sink is not None:
             self.header_sink.append(bytes(self.buf))
         if self.in_page:
             data = self.head if self.oversize else bytes(self.buf)
             reason = "stream ends inside this page" if error is None else f"stream broken inside this page: {error}"
             yield PageChunk(self.ordinal, self.page_offset, data, "truncated", reason, self.page_size + len(self.buf))
+        elif self.tail is not None:
+            self.tail.add(self.buf)
+            yield from self._end_tail()
+
+    def cut(self, damage: StreamDamage) -> Iterator[PageChunk]:
+        """A damaged part of the stream: the page in progress is truncated, and what follows the part up to
+        the next ``<page>`` is the end of a page whose start is lost."""
+        yield from self.finish(damage)
+        self._consume(len(self.buf))
+        self.in_page, self.oversize, self.search_from, self.header_done = False, False, 0, True
+        self.tail = _Tail(self.base, damage)
+
+    def _end_tail(self) -> Iterator[PageChunk]:
+        tail, self.tail = self.tail, None
+        page = tail.chunk(self.ordinal + 1)
+        if page is not None:
+            self.ordinal += 1
+            yield page
 
     def _consume(self, n: int) -> None:
         del self.buf[:n]
@@ -242,15 +373,16 @@ class _PageScanner:
             self.search_from = max(0, len(self.buf) - len(_CLOSE) + 1)
 
 
-def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[bytes] | None = None,
-               skip_leading: bool = False) -> Iterator[PageChunk | InputError]:
+def scan_pages(chunks: Iterator[bytes | StreamDamage], max_page_bytes: int, header_sink: list[bytes] | None = None,
+               skip_leading: bool = False) -> Iterator[PageChunk | InputError | StreamDamage]:
     """Cut ``<page>...</page>`` fragments out of a byte stream.
 
-    Yields :class:`PageChunk` objects; an unreadable stream ends the iteration
-    with the :class:`InputError` as the last item (the page in progress, if
-    any, comes first as a chunk with ``problem='truncated'``). Bytes before the
-    first page are the dump header; they go to ``header_sink`` unless
-    ``skip_leading`` (a split that starts mid-file).
+    Yields :class:`PageChunk` objects. A damaged part (a :class:`StreamDamage` item of
+    :func:`iter_decompressed` with ``recover``) is passed on after the page in progress, which comes as a
+    chunk with ``problem='truncated'``; the bytes after it up to the next ``<page>``, the end of a page
+    whose start was lost, are another such chunk. An :class:`InputError` raised by ``chunks`` ends the
+    iteration the same way, as its last item. Bytes before the first page are the dump header; they go
+    to ``header_sink`` unless ``skip_leading`` (a split that starts mid-file).
     """
     scanner = _PageScanner(max_page_bytes, None if skip_leading else header_sink)
     error: InputError | None = None
@@ -263,7 +395,11 @@ def scan_pages(chunks: Iterator[bytes], max_page_bytes: int, header_sink: list[b
         except InputError as exc:
             error = exc
             break
-        yield from scanner.feed(chunk)
+        if isinstance(chunk, StreamDamage):
+            yield from scanner.cut(chunk)
+            yield chunk
+        else:
+            yield from scanner.feed(chunk)
     yield from scanner.finish(error)
     if error is not None:
         yield error
@@ -352,7 +488,10 @@ _HEAD_FIELDS = {name: re.compile(rf"<{name}>([^<]{{0,1000}})</{name}>".encode())
 
 
 def salvage_ids(head: bytes) -> tuple[str | None, str | None]:
-    """Best-effort (page id, title) from the start of a damaged page, for its reject row."""
+    """Best-effort (page id, title) from the start of a damaged page, for its reject row; the end of a page
+    whose start was lost (the ids there are its revision's and contributor's) names none."""
+    if not head.lstrip().startswith(_OPEN):
+        return None, None
     found = {}
     for name, pattern in _HEAD_FIELDS.items():
         m = pattern.search(head)

@@ -23,6 +23,8 @@ from kgpipe.ingest.dumps import (
 )
 
 WIKI, NEWS_JSONL, NEWS_DIR = "wiki", "news_jsonl", "news_dir"
+#: an input that could not be opened or read from its start: its split is one reject row
+UNREADABLE = "unreadable"
 _SNIFF_BYTES = 256 * 1024
 SPLITS_PER_WORKER = 4
 
@@ -40,6 +42,7 @@ class InputSplit:
     expected: tuple[tuple[str, str], ...] = ()
     files: tuple[str, ...] = ()
     streams: tuple[int, ...] = ()
+    error: str | None = None
 
     def describe(self) -> str:
         if self.files:
@@ -80,12 +83,19 @@ _INDEX_LINE = re.compile(rb"^\d+:\d+:")
 def detect(path: Path) -> tuple[str, str]:
     """(kind, codec) of an input, by content first and name second."""
     if path.is_dir():
+        if not any(f.is_file() for f in path.rglob("*")):
+            raise InputError(f"cannot read {path}: the folder holds no files")
         return NEWS_DIR, "none"
     if not path.exists():
         raise InputError(f"cannot read {path}: no such file or directory")
-    with open(path, "rb") as fh:
-        codec = codec_of(fh.read(4))
+    try:
+        with open(path, "rb") as fh:
+            codec = codec_of(fh.read(4))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     head = _sniff(path, codec).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise InputError(f"cannot read {path}: it is empty")
     if b"<mediawiki" in head[:8192] or head.startswith(b"<?xml"):
         return WIKI, codec
     if head.startswith(b"{") or re.search(r"\.(jsonl|ndjson|json)(\.gz|\.bz2)?$", path.name):
@@ -145,44 +155,57 @@ def _byte_ranges(size: int, split_bytes: int) -> list[tuple[int, int | None]]:
 
 
 def plan_splits(inputs: list[str | os.PathLike], cfg: IngestConfig) -> list[InputSplit]:
-    """Detect every input and cut it into splits; raises :class:`InputError` naming a bad file."""
+    """Detect every input and cut it into splits. An input that cannot be read from its start raises
+    :class:`InputError` naming it under ``on_unreadable_input: fail``; under ``reject`` it becomes one
+    :data:`UNREADABLE` split while the others go on, unless no input can be read at all."""
     paths = [Path(p) for p in inputs]
-    kinds = {p: detect(p) for p in paths}
-    explicit_indexes = {p for p, (kind, _) in kinds.items() if kind == "multistream_index"}
-    shards = cfg.shards_per_compressed_file or cfg.direct_num_workers
+    kinds: dict[Path, tuple[str, str] | InputError] = {}
+    for path in paths:
+        try:
+            kinds[path] = detect(path)
+        except InputError as exc:
+            kinds[path] = exc
+    explicit_indexes = {p for p, kind in kinds.items() if isinstance(kind, tuple) and kind[0] == "multistream_index"}
     splits: list[InputSplit] = []
     for path in paths:
-        kind, codec = kinds[path]
-        key = str(path)
-        if kind == "multistream_index":
-            continue
-        if kind == NEWS_DIR:
-            files = sorted(str(f.relative_to(path)) for f in path.rglob("*") if f.is_file())
-            for i in range(0, len(files), cfg.files_per_split):
-                splits.append(InputSplit(key, kind, files=tuple(files[i:i + cfg.files_per_split])))
-            if not files:
-                splits.append(InputSplit(key, kind))
-            continue
-        if kind == NEWS_JSONL:
-            if codec == "none":
-                splits += [InputSplit(key, kind, start=s, end=e)
-                           for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
-            else:
-                splits.append(InputSplit(key, kind, codec))
-            continue
-        index = find_index(path) or next((i for i in explicit_indexes
-                                          if _INDEX_SUFFIX.sub(".xml.bz2", i.name) == path.name), None)
-        if codec == "bz2" and index is not None:
-            splits += _multistream_splits(path, index, cfg)
-        elif codec == "none":
-            site = read_header(path, codec)
-            splits += [InputSplit(key, kind, codec, start=s, end=e, site=site)
-                       for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
-        else:
-            site = read_header(path, codec)
-            splits += [replace(InputSplit(key, kind, codec, site=site), shard=i, num_shards=shards)
-                       for i in range(shards)]
+        kind = kinds[path]
+        try:
+            if isinstance(kind, InputError):
+                raise kind
+            splits += _input_splits(path, *kind, explicit_indexes, cfg)
+        except InputError as exc:
+            if cfg.on_unreadable_input == "fail":
+                raise
+            splits.append(InputSplit(str(path), UNREADABLE, error=str(exc)))
+    if splits and all(split.kind == UNREADABLE for split in splits):
+        raise InputError("; ".join(split.error for split in splits))
     return splits
+
+
+def _input_splits(path: Path, kind: str, codec: str, explicit_indexes: set[Path],
+                  cfg: IngestConfig) -> list[InputSplit]:
+    key = str(path)
+    if kind == "multistream_index":
+        return []
+    if kind == NEWS_DIR:
+        files = sorted(str(f.relative_to(path)) for f in path.rglob("*") if f.is_file())
+        groups = [tuple(files[i:i + cfg.files_per_split]) for i in range(0, len(files), cfg.files_per_split)]
+        return [InputSplit(key, kind, files=group) for group in groups] or [InputSplit(key, kind)]
+    if kind == NEWS_JSONL:
+        if codec == "none":
+            return [InputSplit(key, kind, start=s, end=e)
+                    for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+        return [InputSplit(key, kind, codec)]
+    index = find_index(path) or next((i for i in explicit_indexes
+                                      if _INDEX_SUFFIX.sub(".xml.bz2", i.name) == path.name), None)
+    if codec == "bz2" and index is not None:
+        return _multistream_splits(path, index, cfg)
+    site = read_header(path, codec)
+    if codec == "none":
+        return [InputSplit(key, kind, codec, start=s, end=e, site=site)
+                for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+    shards = cfg.shards_per_compressed_file or cfg.direct_num_workers
+    return [replace(InputSplit(key, kind, codec, site=site), shard=i, num_shards=shards) for i in range(shards)]
 
 
 def _multistream_splits(path: Path, index: Path, cfg: IngestConfig) -> list[InputSplit]:

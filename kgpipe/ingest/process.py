@@ -21,6 +21,7 @@ from kgpipe.ingest.dumps import (
     PageChunk,
     RecordError,
     SiteInfo,
+    StreamDamage,
     iter_decompressed,
     parse_page,
     salvage_ids,
@@ -28,7 +29,7 @@ from kgpipe.ingest.dumps import (
     split_redirect_target,
 )
 from kgpipe.ingest.infobox import InfoboxCounts, infobox_rows, load_mappings
-from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, InputSplit
+from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, UNREADABLE, InputSplit
 from kgpipe.ingest.news import (
     NewsArticle,
     article_from_json,
@@ -41,6 +42,9 @@ from kgpipe.stages import STAGES
 
 STAGE = "ingest"
 OUTPUT_TABLES = STAGES[STAGE].writes
+#: rejects that say an input, or a part of one, could not be read at all (not that a record in it is bad):
+#: the stage still commits what it read, and the command exits with status 3 so that schedulers notice
+DAMAGE_REASONS = ("unreadable_input", "unreadable_stream", "missing_from_stream")
 Row = dict[str, Any]
 Tagged = tuple[str, Row]
 
@@ -174,6 +178,24 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
             yield "infobox", {"doc_id": doc_id, **row.__dict__}
 
 
+def _damage_row(split: InputSplit, damage: StreamDamage, out: _Emitter) -> Iterator[Tagged]:
+    """An unreadable part of a stream: one reject (from shard 0) naming its compressed byte offset, or, where
+    an index names the pages the stream held, ``missing_from_stream`` rejects once the split was read."""
+    if split.expected:
+        out.stream_errors.append(str(damage))
+        return
+    if split.shard != 0:
+        return
+    out.count.seen += 1
+    if damage.resumed is None:
+        where = f"from compressed byte {damage.offset} on; pages after this point are lost"
+    else:
+        where = (f"from compressed byte {damage.offset} to {damage.resumed}, where reading resumed at the next "
+                 "intact block; pages between are lost")
+    yield out.reject(f"{split.path}:{damage.offset}", "unreadable_stream", f"input unreadable {where}: {damage}",
+                     None)
+
+
 def _wiki_range_rows(split: InputSplit, start: int, end: int | None, out: _Emitter,
                      seen_ids: set[str]) -> Iterator[Tagged]:
     """Pages of one byte range: a whole file, a byte-range split, or one multistream stream."""
@@ -181,18 +203,11 @@ def _wiki_range_rows(split: InputSplit, start: int, end: int | None, out: _Emitt
     with open(split.path, "rb") as fh:
         fh.seek(start)
         limit = end - start if split.codec != "none" and end is not None else None
-        for item in scan_pages(iter_decompressed(fh, split.codec, limit), out.cfg.max_page_bytes,
+        for item in scan_pages(iter_decompressed(fh, split.codec, limit, recover=True), out.cfg.max_page_bytes,
                                skip_leading=True):
-            if isinstance(item, InputError):
-                if split.expected:
-                    # the index names the pages this stream held: each becomes its own reject below
-                    out.stream_errors.append(str(item))
-                elif split.shard == 0:
-                    count.seen += 1
-                    yield out.reject(f"{split.path}:{start}", "unreadable_stream",
-                                     f"input unreadable from here on; pages after this point are lost: {item}",
-                                     None)
-                return
+            if isinstance(item, StreamDamage):
+                yield from _damage_row(split, item, out)
+                continue
             if split.codec == "none" and end is not None and start + item.offset >= end:
                 return
             if item.ordinal % split.num_shards != split.shard:
@@ -289,7 +304,10 @@ def _text_dir_rows(split: InputSplit, out: _Emitter) -> Iterator[Tagged]:
 def process_split(split: InputSplit, cfg: IngestConfig) -> Iterator[Tagged]:
     """All rows of one split, tagged with their table, then one ``("stats", ...)`` row."""
     out = _Emitter(split, cfg)
-    if split.kind == NEWS_JSONL:
+    if split.kind == UNREADABLE:
+        out.count.seen += 1
+        rows = iter([out.reject(split.path, "unreadable_input", split.error or "cannot read the input", None)])
+    elif split.kind == NEWS_JSONL:
         rows = _jsonl_rows(split, out)
     elif split.kind == NEWS_DIR:
         rows = _text_dir_rows(split, out)
