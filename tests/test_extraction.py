@@ -754,6 +754,49 @@ def test_object_classes_of_a_vocabulary_file():
         parse_vocabulary("properties:\n  p: {}\nobject_classes:\n  c: {names: [x], narrows: {p: q}}\n", "v")
 
 
+
+def test_a_relational_nouns_modifiers_decide_its_property(nlp):
+    text = ("Houston is the largest city of Texas. Indianapolis is the state capital of Indiana. "
+            "Kyoto is the former capital of Japan. Joe Biden was the vice president of the United States. "
+            "The official language of Algeria is Arabic. Lagos is the most populous city of Nigeria.")
+    out = run(nlp, [DocumentInput("mod-1", text, ((0, len(text)),))])
+    facts = _facts(out)
+    assert {("Texas", "largestCity", "Houston"), ("Algeria", "officialLanguage", "Arabic")} <= facts
+    assert ("Indianapolis", "state capital of", "Indiana") in facts     # a compound stays with its noun
+    # an adjective that makes no relation of the vocabulary is left out of the predicate
+    assert {t["surface_predicate"] for t in out["triples_raw"] if t["subject"] == "Lagos"} == {"city of"}
+    # a former capital is no capital, a vice president no leader: their surfaces stay unmapped
+    assert not {(s, p) for s, p, _ in facts} & {("Japan", "capital"), ("Kyoto", "capital"),
+                                                ("the United States", "leader")}
+    assert ("Kyoto", "former capital of", "Japan") in facts
+
+
+def test_places_inside_places_are_part_of_them_and_the_country_is_the_one_named_before(nlp):
+    text = ("Lee County is in Alabama. The Alamo is located in San Antonio. 1 Decembrie 1918 University is in "
+            "Alba Iulia, Romania. The country's capital is Bucharest.")
+    facts = _facts(run(nlp, [DocumentInput("gpe-1", text, ((0, len(text)),))]))
+    # (the small model's labels: Lee County and Alabama GPE, the Alamo none)
+    assert {("Lee County", "isPartOf", "Alabama"), ("Alamo", "location", "San Antonio"),
+            ("Romania", "capital", "Bucharest")} <= facts
+    assert not any(o == "Bucharest" and s != "Romania" for s, _, o in facts)
+
+
+def test_modifiers_and_entity_labels_of_a_vocabulary_file():
+    from kgpipe.extract.vocabulary import VocabularyError, parse_vocabulary
+    vocabulary = parse_vocabulary(
+        "properties:\n  location: {prose: {entity: [located in]}}\n  isPartOf: {}\n"
+        "  capital: {prose: {entity: [~capital of]}}\n"
+        "kept_modifiers: [former]\n"
+        "type_narrows:\n  - {subject: GPE, object: GPE, narrows: {location: isPartOf}}\n")
+    assert vocabulary.maps("capital of") and not vocabulary.maps("state capital of")
+    assert vocabulary.kept_modifiers == {"former"}
+    assert vocabulary.canonical("capital of", "entity", "Algiers", ("GPE", "GPE")).predicate == "capital"
+    assert vocabulary.canonical("located in", "entity", "Texas", ("GPE", "GPE")).predicate == "isPartOf"
+    assert vocabulary.canonical("located in", "entity", "Texas", ("ORG", "GPE")).predicate == "location"
+    assert vocabulary.canonical("located in", "entity", "Texas").predicate == "location"
+    with pytest.raises(VocabularyError, match="type_narrows"):
+        parse_vocabulary("properties:\n  p: {}\ntype_narrows:\n  - {subject: GPE, object: GPE, narrows: {p: q}}\n")
+
 def test_a_year_with_its_era_is_one_date(nlp):
     # the sample's Aristotle: the small model tags "BC" ORG, which resolve linked to the comic strip B.C.
     text = 'Aristotle, whose name means "the best purpose", was born in 384 BC in Stagira, Chalcidice.'

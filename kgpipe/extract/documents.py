@@ -274,7 +274,7 @@ def _process_piece(st: _DocState, sdoc: "Doc", offset: int, end_piece: int, cfg:
     piece = _open_piece(st, offset, end_piece)
     masks = piece.masks
     ctx = (ParseContext(sdoc, [(s, e) for s, e, _ in piece.anchors], st.doc.title, piece.text,
-                        st.subject[0].shifted(offset) if st.subject else None)
+                        st.subject[0].shifted(offset) if st.subject else None, load_vocabulary(cfg.vocabulary))
            if sdoc.has_annotation("DEP") else None)
     ents = [e for e in sdoc.ents if not (masks and _overlaps(masks, e.start_char, e.end_char))]
     ei = ai = 0
@@ -428,7 +428,7 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
         if masks and (_overlaps(masks, t.subject_start, t.subject_end)
                       or _overlaps(masks, t.object_start, t.object_end)):
             continue
-        t, surface = canonical_triple(t, vocabulary)
+        t, surface = canonical_triple(t, vocabulary, (_label(sent, t.subject_head), _label(sent, t.object_head)))
         if t.object_type == "entity" and vocabulary.is_light(t.predicate):
             # "Alabama is a state": no relation between two entities; counted, not a fact of the graph
             piece.st.rows.append(("rejects", _reject(
@@ -439,10 +439,15 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
         piece.st.rows.append(("triples_raw", _triple_row(piece, sentence, t, surface, cfg)))
 
 
-def canonical_triple(t: Triple, vocabulary: Vocabulary) -> tuple[Triple, str]:
+def _label(sent: "Span", head: int) -> str:
+    """The entity label of the token starting at character ``head`` of the sentence's document ("" if none)."""
+    return next((tok.ent_type_ for tok in sent if tok.idx == head), "")
+
+
+def canonical_triple(t: Triple, vocabulary: Vocabulary, labels: tuple[str, str] | None = None) -> tuple[Triple, str]:
     """The triple with its canonical predicate, turned round where the surface runs the other way, and its
-    surface predicate."""
-    canonical = vocabulary.canonical(t.predicate, t.object_type, t.object)
+    surface predicate; ``labels``: the entity labels of its subject and object."""
+    canonical = vocabulary.canonical(t.predicate, t.object_type, t.object, labels)
     if canonical is None:
         return t, t.predicate
     if canonical.inverse:

@@ -80,6 +80,8 @@ from kgpipe.dates import date_at
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
+    from kgpipe.extract.vocabulary import Vocabulary
+
 # Confidence factors (see the module docstring); a triple's confidence is their product.
 #: base of a specific pattern: verbal, passive, relational noun, apposition, possessive
 BASE_SPECIFIC = 0.9
@@ -137,6 +139,8 @@ _PRONOUN_LABEL = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERS
                   "his": "PERSON", "hers": "PERSON", "it": "ORG", "its": "ORG"}
 _REL_PRONOUNS = frozenset({"who", "whom", "which", "that", "whose"})
 _RESOLVE_SUBJ_LABELS = ("PERSON", "ORG")
+_COUNTRY_NOUNS = frozenset({"country", "nation"})
+_DEFINITE = frozenset({"the", "that", "this"})
 _TITLE_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 _BORN = re.compile(r"\s*(?:born|b\.)\s+", re.IGNORECASE)
 _DASH = re.compile(r"\s*[–—]\s*|\s+-\s+|(?<=\d)-(?=\d)")
@@ -188,8 +192,11 @@ class ParseContext:
     """Per-Doc lookups: entity and link of each token, pronoun antecedents."""
 
     def __init__(self, doc: "Doc", link_spans: Sequence[tuple[int, int]], title: str | None,
-                 text: str | None = None, subject: ArticleSubject | None = None):
+                 text: str | None = None, subject: ArticleSubject | None = None,
+                 vocabulary: Vocabulary | None = None):
         self.doc = doc
+        #: the relation vocabulary, where the caller maps predicates with one (modifiers, countries)
+        self.vocabulary = vocabulary
         #: the page's subject, once its first sentence has named it (see :class:`ArticleSubject`)
         self.subject = subject
         self.text = doc.text if text is None else text  # Doc.text is rebuilt on every access
@@ -215,6 +222,10 @@ class ParseContext:
                 self._ante.setdefault(e.label_, []).append((e.end_char, e))
                 if any(t.dep_ in _SUBJ for t in e):
                     self._ante_subj.setdefault(e.label_, []).append((e.end_char, e))
+        #: named countries, the antecedents of "the country" ("... in Romania. The country's capital is ...")
+        country = vocabulary.object_class("country") if vocabulary is not None else None
+        self._countries = [(e.end_char, e) for e in doc.ents
+                           if e.label_ == "GPE" and country is not None and country.holds(e.text)]
 
     def antecedent(self, tok: "Token") -> _Arg | None:
         """What a pronoun stands for: the page's subject when the pronoun can mean it and no nearer
@@ -263,14 +274,27 @@ class ParseContext:
         return subject.start <= tok.idx < subject.end or self.class_reference(tok)
 
     def class_reference(self, tok: "Token") -> bool:
-        """"the state" in the article Alabama: a bare definite noun of the subject's class."""
+        """"the state", "this state" in the article Alabama: a bare definite noun of the subject's class."""
         subject = self.subject
-        if subject is None or tok.pos_ != "NOUN" or tok.lemma_.lower() not in subject.nouns:
-            return False
-        if self.ent[tok.i] is not None or self.link[tok.i] is not None:
+        return subject is not None and tok.lemma_.lower() in subject.nouns and self._definite(tok)
+
+    def country_reference(self, tok: "Token") -> _Arg | None:
+        """"the country", "that country": the nearest country named before it (the page's subject first,
+        where it is of that class: :meth:`class_reference`)."""
+        if tok.lemma_.lower() not in _COUNTRY_NOUNS or not self._definite(tok):
+            return None
+        k = bisect_right(self._countries, tok.idx, key=lambda c: c[0]) - 1
+        if k < 0:
+            return None
+        ante = self._countries[k][1]
+        return _Arg(ante.start_char, ante.end_char, ante.root.idx, "entity", ARG_PRONOUN)
+
+    def _definite(self, tok: "Token") -> bool:
+        """A bare common noun with "the" (or a demonstrative), neither an entity nor a link itself."""
+        if tok.pos_ != "NOUN" or self.ent[tok.i] is not None or self.link[tok.i] is not None:
             return False
         deps = [c for c in tok.children if c.dep_ not in ("case", "punct")]
-        return len(deps) == 1 and deps[0].dep_ == "det" and deps[0].lower_ == "the"
+        return len(deps) == 1 and deps[0].dep_ == "det" and deps[0].lower_ in _DEFINITE
 
     def span_text(self, start: int, end: int) -> str:
         """Text of an argument span; a negative start is the page's subject in an earlier paragraph."""
@@ -299,6 +323,8 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
         return ctx.antecedent(tok)
     if ctx.class_reference(tok):
         return ctx.subject.arg()
+    if (country := ctx.country_reference(tok)) is not None:
+        return country
     if tok.pos_ in ("DET", "PUNCT", "SPACE", "CCONJ", "ADP", "X") and ctx.link[tok.i] is None:
         return None
     link = ctx.link[tok.i]
@@ -448,10 +474,27 @@ def _described_by(noun: "Token") -> list["Token"]:
     return []
 
 
-def _rel_noun(n: "Token") -> str:
-    parts = [c.lemma_.lower() for c in n.lefts if c.dep_ == "compound" and c.is_alpha]
-    parts.append(n.lemma_.lower())
-    return " ".join(parts)
+def _rel_noun(n: "Token", ctx: ParseContext, prep: str) -> str:
+    """The predicate of a relational noun and its preposition: the noun with its compounds ("member state of"
+    is no "state of"), and with those of its adjectives the vocabulary decides with. Adjectives are dropped
+    from the left until the vocabulary maps what is left: "largest city of" (largestCity) is no "city of";
+    a kept adjective stops the dropping ("former capital of" is no "capital of"); adjectives that decide
+    nothing are left out ("significant amount of" is "amount of"). They keep their form: the lemma of
+    "largest" is "large"."""
+    modifiers = [c for c in n.lefts if c.is_alpha and (c.dep_ == "compound" or (c.dep_ == "amod" and c.pos_ == "ADJ"))]
+    words = [c.lemma_.lower() if c.dep_ == "compound" else c.lower_ for c in modifiers]
+    noun = [n.lemma_.lower(), prep]
+    plain = " ".join([w for w, c in zip(words, modifiers) if c.dep_ == "compound"] + noun)
+    vocabulary = ctx.vocabulary
+    for i, modifier in enumerate(modifiers if vocabulary is not None else ()):
+        candidate = " ".join(words[i:] + noun)
+        if vocabulary.maps(candidate):
+            return candidate
+        if modifier.dep_ == "compound":
+            break
+        if words[i] in vocabulary.kept_modifiers:
+            return candidate if vocabulary.maps(plain) else plain
+    return plain
 
 
 def _relational(n: "Token", ctx: ParseContext) -> bool:
@@ -516,7 +559,7 @@ def _noun_extension(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
         if p.dep_ == "prep":
             for o in _prep_objects(p):
                 if not _is_time(o, ctx):
-                    out.append((f"{_rel_noun(n)} {p.lower_}", o))
+                    out.append((_rel_noun(n, ctx, p.lower_), o))
     return out
 
 
@@ -559,9 +602,9 @@ def _relational_pairs(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]
     if _relational(n, ctx):
         poss = _possessor(n)
         if poss is not None:
-            pairs.append((f"{_rel_noun(n)} of", _resolve_rel(poss)))
+            pairs.append((_rel_noun(n, ctx, "of"), _resolve_rel(poss)))
         elif not pairs and (place := _where_place(n)) is not None:
-            pairs.append((f"{_rel_noun(n)} of", place))
+            pairs.append((_rel_noun(n, ctx, "of"), place))
     return pairs
 
 
@@ -693,7 +736,7 @@ def _attribute_pairs(attrs: list["Token"], ctx: ParseContext) -> dict[int, list[
         if pairs:
             shared = pairs
         elif shared and _relational(at, ctx) and at.pos_ == "NOUN":
-            pairs = [(f"{_rel_noun(at)} {p.split()[-1]}", o) for p, o in shared]
+            pairs = [(_rel_noun(at, ctx, p.split()[-1]), o) for p, o in shared]
         attr_pairs[at.i] = pairs
     return attr_pairs
 
@@ -843,7 +886,7 @@ def _possessive_name(rel: "Token", ctx: ParseContext, col: _Collector) -> None:
         return
     if ctx.ent[name.i] is None and ctx.link[name.i] is None and name.pos_ != "PROPN":
         return
-    col.add(_arg(name, ctx, True), f"{_rel_noun(rel)} of", _arg(poss, ctx, False), BASE_SPECIFIC, {})
+    col.add(_arg(name, ctx, True), _rel_noun(rel, ctx, "of"), _arg(poss, ctx, False), BASE_SPECIFIC, {})
 
 
 def _lifespan(sent: "Span", ctx: ParseContext, col: _Collector) -> None:

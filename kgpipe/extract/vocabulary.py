@@ -90,6 +90,10 @@ class Vocabulary:
     functional: frozenset[str] = field(default=frozenset())
     #: class noun -> the entity type a definition by it gives a named subject (``class_types``)
     class_types: dict[str, str] = field(default_factory=dict)
+    #: modifiers that make a relational noun another relation ("former capital of" is no "capital of")
+    kept_modifiers: frozenset[str] = field(default=frozenset())
+    #: (subject label, object label, property) -> the narrower property DBpedia states between such entities
+    type_narrows: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def class_type(self, noun: str) -> str | None:
         """The entity type of a named subject defined as a ``noun`` (a lemma): PERSON, ORG, LOC, or None
@@ -101,10 +105,12 @@ class Vocabulary:
             return "PERSON"
         return None
 
-    def canonical(self, surface: str, object_type: str, object_text: str | None = None) -> Canonical | None:
+    def canonical(self, surface: str, object_type: str, object_text: str | None = None,
+                  labels: tuple[str, str] | None = None) -> Canonical | None:
         """The property ``surface`` states about an object of ``object_type``, or None; with the object's
         text, narrowed where the object is of a class that has a narrower property ("located in" a
-        country is ``country``)."""
+        country is ``country``), then with the entity labels of subject and object where DBpedia states
+        a narrower property between such entities ("Abilene is in Texas", two GPEs, is ``isPartOf``)."""
         found = self.prose.get((surface, object_type))
         if object_text is None or object_type != "entity" or (found is not None and found.inverse):
             return found
@@ -113,7 +119,16 @@ class Vocabulary:
             narrower = next((object_class.narrows[k] for k in keys if k in object_class.narrows), None)
             if narrower and object_class.holds(object_text):
                 return Canonical(narrower)
+        if found is not None and labels is not None and (*labels, found.predicate) in self.type_narrows:
+            return Canonical(self.type_narrows[(*labels, found.predicate)])
         return found
+
+    def object_class(self, name: str) -> ObjectClass | None:
+        return next((c for c in self.object_classes if c.name == name), None)
+
+    def maps(self, surface: str) -> bool:
+        """Whether the vocabulary maps ``surface`` for some kind of object."""
+        return any((surface, kind) in self.prose for kind in OBJECT_KINDS)
 
     def is_light(self, predicate: str) -> bool:
         return predicate in self.light
@@ -163,10 +178,24 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
             if class_types.get(noun, entity_type) != entity_type:
                 problems.append(f"class_types: {noun!r} is both {class_types[noun]} and {entity_type}")
             class_types[noun] = entity_type
+    type_narrows = _type_narrows(data.get("type_narrows") or (), properties, problems)
     if problems:
         raise VocabularyError(f"{source}: " + "; ".join(problems))
     return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()), properties,
-                      object_classes, frozenset(functional), class_types)
+                      object_classes, frozenset(functional), class_types,
+                      frozenset(str(m).lower() for m in data.get("kept_modifiers") or ()),
+                      type_narrows)
+
+
+def _type_narrows(specs, properties: frozenset[str], problems: list[str]) -> dict[tuple[str, str, str], str]:
+    out = {}
+    for spec in specs:
+        spec = spec if isinstance(spec, dict) else {}
+        for wider, narrower in (spec.get("narrows") or {}).items():
+            if narrower not in properties or wider not in properties:
+                problems.append(f"type_narrows: {wider!r} -> {narrower!r} names no property of the vocabulary")
+            out[(str(spec.get("subject")), str(spec.get("object")), str(wider))] = str(narrower)
+    return out
 
 
 def _object_class(name: str, spec: dict, properties: frozenset[str], problems: list[str]) -> ObjectClass:
