@@ -287,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.blas_threads:
         ours_env.update(OPENBLAS_NUM_THREADS=str(args.blas_threads), OMP_NUM_THREADS=str(args.blas_threads))
     kgpipe = [sys.executable, "-m", "kgpipe.cli"] + (["--config", args.config] if args.config else [])
+    # no rate limit: wrk sends every request with one key, far past a deployment's per-key rate
     settings = ["--set", "serve.log_level=warning", "--set", "serve.reload_check_seconds=0",
-                "--set", f"serve.workers={args.workers}"]
+                "--set", f"serve.workers={args.workers}", "--set", "serve.rate_limit_per_second=0"]
     print(f"service: {warehouse} ({len(ids):,} entities in the bundle, {len(sample):,} drawn); wrk {args.threads} "
           f"threads, {args.connections} connections, {args.duration}s per endpoint; {os.cpu_count()} CPUs; "
           f"{args.workers} uvicorn worker(s); BLAS threads of our service: {args.blas_threads or 'default'}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from kgpipe.embed.config import KGEConfig
 from kgpipe.errors import CommandError
@@ -198,15 +198,54 @@ class IndexConfig(_Section):
     seed: int = 0
 
 
+#: a key's name: it labels the key's metrics and log lines, so it must be safe in both
+API_KEY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+API_KEY_SCOPES = ("read", "admin")
+_DIGEST_HELP = ("sha256 hex digests (64 hex digits), not keys: "
+                "python -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' KEY")
+
+
+def _sha256_hex(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value or ""):
+        raise ValueError(f"serve.api_keys holds {_DIGEST_HELP}")
+    return value.lower()
+
+
+class ApiKeyConfig(_Section):
+    """One accepted API key of ``serve.api_keys``: ``{name: ops, sha256: <digest>, scopes: [read, admin]}``."""
+    name: str = Field(pattern=rf"^{API_KEY_NAME}$", description="the key's name in metrics and logs (never the key)")
+    sha256: str = Field(description="sha256 hex digest of the key")
+    scopes: list[Literal["read", "admin"]] = Field(default_factory=lambda: ["read"], min_length=1,
+                                                   description="read: the query routes and /metrics; "
+                                                               "admin: /admin/*")
+    rate_limit_per_second: float | None = Field(None, ge=0.0, description="this key's rate; default serve's")
+    rate_limit_burst: int | None = Field(None, ge=1, description="this key's burst; default serve's")
+
+    @field_validator("sha256")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        return _sha256_hex(value)
+
+
+# a bare digest (the form before keys had names) is still accepted (read scope, named config-N); the
+# discriminator picks the form by type, so that an error names one form's problem instead of both forms'
+_ApiKeyEntry = Annotated[Annotated[ApiKeyConfig, Tag("entry")] | Annotated[str, Tag("digest")],
+                         Discriminator(lambda value: "digest" if isinstance(value, str) else "entry")]
+
+
 class ServeConfig(_Section):
     """``kgpipe serve``: the HTTP service over the current index bundle (kgpipe/serve/api/)."""
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
     port: int = Field(8000, ge=1, le=65535)
-    api_keys: list[str] = Field(default_factory=list,
-                                description="sha256 hex digests of the accepted API keys (never the keys); "
-                                            "plain keys can also come from KGPIPE_API_KEYS (comma-separated)")
+    api_keys: list[_ApiKeyEntry] = Field(
+        default_factory=list, description="accepted API keys: {name, sha256, scopes} entries (or bare sha256 "
+                                          "digests: read scope); plain keys can also come from KGPIPE_API_KEYS")
     public_metrics: bool = Field(False, description="serve /metrics without an API key (for scrapers that "
                                                     "cannot send one)")
+    rate_limit_per_second: float = Field(20.0, ge=0.0, description="requests a second each key may make on "
+                                                                   "average, per worker process; 0: no limit")
+    rate_limit_burst: int = Field(40, ge=1, description="requests a key may make at once before its rate applies")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest request body accepted (413 above)")
     max_k: int = Field(100, ge=1, description="largest k a request may ask for")
     max_question_chars: int = Field(500, ge=1, description="longest question POST /ask accepts")
     max_query_chars: int = Field(200, ge=1, description="longest search query GET /entities accepts")
@@ -219,13 +258,8 @@ class ServeConfig(_Section):
 
     @field_validator("api_keys")
     @classmethod
-    def _digests(cls, value: list[str]) -> list[str]:
-        for digest in value:
-            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest or ""):
-                raise ValueError("serve.api_keys holds sha256 hex digests (64 hex digits), not keys: "
-                                 "python -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode())"
-                                 ".hexdigest())' KEY")
-        return [digest.lower() for digest in value]
+    def _digests(cls, value: list[ApiKeyConfig | str]) -> list[ApiKeyConfig | str]:
+        return [entry if isinstance(entry, ApiKeyConfig) else _sha256_hex(entry) for entry in value]
 
 
 class SparkConfig(_Section):

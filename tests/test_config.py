@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.config import Config, ConfigError, IngestConfig, load_config
+from kgpipe.config import ApiKeyConfig, Config, ConfigError, IngestConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,3 +47,28 @@ def test_unreadable_config_file(tmp_path: Path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+
+
+DIGEST = "ab" * 32
+
+
+def test_serve_api_keys_are_named_scoped_digests_or_bare_digests():
+    config = load_config(None, ["serve.api_keys=[{name: ops, sha256: %s, scopes: [read, admin]}, %s]"
+                                % (DIGEST.upper(), DIGEST)])
+    entry, bare = config.serve.api_keys
+    assert entry == ApiKeyConfig(name="ops", sha256=DIGEST, scopes=["read", "admin"]) and bare == DIGEST
+    assert ApiKeyConfig(name="web", sha256=DIGEST).scopes == ["read"]   # read unless given more
+    assert Config.model_validate(config.model_dump()).serve.api_keys == config.serve.api_keys   # to workers
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("plain-text-key", "sha256 hex digests"),
+    ("{name: ops, sha256: plain-text-key}", "api_keys.0.entry.sha256"),
+    ("{name: ops, sha256: %s, scopes: [write]}" % DIGEST, "api_keys.0.entry.scopes.0"),
+    ("{name: ops, sha256: %s, scopes: []}" % DIGEST, "at least 1 item"),
+    ("{name: 'o p s', sha256: %s}" % DIGEST, "api_keys.0.entry.name"),
+    ("{name: ops, sha256: %s, rate_limit_per_second: -1}" % DIGEST, "rate_limit_per_second"),
+])
+def test_bad_api_keys_name_the_entry_and_its_field(entry, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [f"serve.api_keys=[{entry}]"])

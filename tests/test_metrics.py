@@ -68,7 +68,8 @@ def test_alert_rules_use_only_metrics_kgpipe_writes(tmp_path):
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {a["alert"] for a in alerts} >= {"KgpipeRunFailed", "KgpipeRunOverdue", "KgpipeRejectRateJump",
                                             "KgpipeStageStale", "KgpipeIndexRecallLow",
-                                            "KgpipeServiceErrorRate", "KgpipeServiceLatencyP99High"}
+                                            "KgpipeServiceErrorRate", "KgpipeServiceLatencyP99High",
+                                            "KgpipeServiceKeyRateLimited"}
     for alert in alerts:
         used = set(re.findall(r"\b(kgpipe_[a-z0-9_]+)", alert["expr"]))
         assert used and used <= written, (alert["alert"], used - written)
@@ -81,6 +82,7 @@ def _service_samples() -> dict[str, set[str]]:
     from kgpipe.serve.api.telemetry import ServiceMetrics
     metrics = ServiceMetrics()
     metrics.requests.labels("/entities", "GET", "500").inc()
+    metrics.key_requests.labels("ops", "429").inc()
     metrics.duration.labels("/entities").observe(0.2)
     metrics.loaded("v1")
     metrics.reload_failures.inc()
@@ -104,3 +106,5 @@ def test_service_alert_rules_use_the_service_metrics_and_their_labels():
     assert 'status=~"5.."' in errors["expr"]
     latency = next(a for a in service if a["alert"] == "KgpipeServiceLatencyP99High")
     assert "histogram_quantile(0.99" in latency["expr"] and "_bucket" in latency["expr"]
+    limited = next(a for a in service if a["alert"] == "KgpipeServiceKeyRateLimited")
+    assert 'status="429"' in limited["expr"] and "by (key)" in limited["expr"]

@@ -1,6 +1,6 @@
 """The HTTP service through FastAPI's TestClient on small built bundles (tests/test_store.py's graph):
-every endpoint with both ways of sending a key, 401/403, validation limits, 404s, Prometheus metrics, and
-bundle reloads that do not disturb running requests."""
+every endpoint with both ways of sending a key, 401/403, scoped keys, rate limits (429), body limits (413),
+validation limits, 404s, Prometheus metrics, and bundle reloads that do not disturb running requests."""
 from __future__ import annotations
 
 import hashlib
@@ -22,19 +22,26 @@ from kgpipe.cli import main
 from kgpipe.config import ServeConfig
 from kgpipe.serve import kg as knowledge_graph
 from kgpipe.serve.api import AuthConfigError, create_app
+from kgpipe.serve.api.auth import configured_keys
+from kgpipe.serve.api.limits import MAX_BUCKETS, TokenBuckets, retry_after
 from kgpipe.serve.api.telemetry import MULTIPROCESS_DIR, forget_dead_workers
 from kgpipe.serve.kg import KnowledgeGraph
 from tests.sparkcluster import KGPIPE
 from tests.test_store import INFERRED, MARRIED, VECTORS, make_bundle
 
 KEY, ENV_KEY = "s3cret-config-key", "env-key"
-BEARER = {"Authorization": f"Bearer {KEY}"}
-HEADER = {"X-API-Key": ENV_KEY}
+BEARER = {"Authorization": f"Bearer {KEY}"}    # the configuration's admin key, "ops"
+HEADER = {"X-API-Key": ENV_KEY}                # an environment key: read only
+
+
+def sha256(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def settings(**overrides) -> ServeConfig:
-    values = {"api_keys": [hashlib.sha256(KEY.encode()).hexdigest()], "reload_check_seconds": 0, "max_k": 20,
-              "max_question_chars": 50}
+    # no rate limit unless a test sets one: the module's client sends many requests with one key
+    values = {"api_keys": [{"name": "ops", "sha256": sha256(KEY), "scopes": ["read", "admin"]}],
+              "reload_check_seconds": 0, "max_k": 20, "max_question_chars": 50, "rate_limit_per_second": 0}
     return ServeConfig(**{**values, **overrides})
 
 
@@ -124,6 +131,126 @@ def test_refuses_to_start_without_keys_unless_told(tmp_path, monkeypatch, capsys
                                environ={})) as open_client:
         wait_ready(open_client)
         assert open_client.get("/entities", params={"q": "curie"}).status_code == 200
+
+
+def test_scopes_read_keys_cannot_reload_and_admin_keys_can(client):
+    refused = client.post("/admin/reload", headers=HEADER)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "the key 'env-1' lacks the 'admin' scope this route needs"
+    assert client.post("/admin/reload", headers={"X-API-Key": "other"}).status_code == 403
+    assert client.post("/admin/reload", headers={"X-API-Key": "wrong"}).json()["detail"] == "invalid API key"
+    # (the admin key's reload: the reload tests below; one here would count in the module client's metrics)
+    for path in ("/relations", "/info", "/metrics"):   # the read scope's routes
+        assert client.get(path, headers=HEADER).status_code == 200, path
+
+
+def test_bare_digests_are_read_keys_and_env_keys_may_be_named_and_scoped(tmp_path, caplog):
+    make_bundle(tmp_path)
+    environ = {"KGPIPE_API_KEYS": "plain, boss:read+admin:b:0ss-secret, reader:read:r"}
+    with caplog.at_level("WARNING", logger="kgpipe.serve.api.auth"), TestClient(create_app(
+            settings(api_keys=[sha256("legacy")]), tmp_path, environ=environ)) as client:
+        wait_ready(client)
+        assert "serve.api_keys[0] is a bare digest: it is a read key named config-1" in caplog.text
+        for key, reload_status in (("legacy", 403), ("plain", 403), ("r", 403), ("b:0ss-secret", 200)):
+            assert client.get("/relations", headers={"X-API-Key": key}).status_code == 200, key
+            assert client.post("/admin/reload", headers={"X-API-Key": key}).status_code == reload_status, key
+        metrics = client.get("/metrics", headers={"X-API-Key": "b:0ss-secret"}).text
+    for name in ("config-1", "env-1", "reader", "boss"):
+        assert f'kgpipe_api_key_requests_total{{key="{name}",status="200"}}' in metrics, name
+    assert 'kgpipe_api_key_requests_total{key="env-1",status="403"} 1.0' in metrics
+    for secret in ("legacy", "plain", "0ss-secret", sha256("legacy"), sha256("plain"), sha256("b:0ss-secret")):
+        assert secret not in metrics
+
+
+@pytest.mark.parametrize("environ, api_keys, message", [
+    ({"KGPIPE_API_KEYS": "ops:write:s3cret-value"}, [], "item 1 holds ':' but is not NAME:SCOPES:KEY"),
+    ({"KGPIPE_API_KEYS": "a, bad name:read:s3cret-value"}, [], "item 2 holds ':'"),
+    ({"KGPIPE_API_KEYS": "ops:read:k1"}, [{"name": "ops", "sha256": sha256("k2")}], "names must differ"),
+    ({"KGPIPE_API_KEYS": "k1"}, [{"name": "ops", "sha256": sha256("k1")}], "configured twice"),
+    ({}, [sha256("k1"), sha256("k1")], "configured twice"),
+])
+def test_ambiguous_key_settings_are_refused_without_showing_the_key(environ, api_keys, message):
+    with pytest.raises(AuthConfigError, match=message) as refused:
+        configured_keys(ServeConfig(api_keys=api_keys), environ)
+    assert "s3cret-value" not in str(refused.value)
+
+
+def test_two_different_keys_in_the_two_headers_are_401(client):
+    valid_header_invalid_bearer = {"X-API-Key": ENV_KEY, "Authorization": "Bearer wrong"}
+    for headers in (valid_header_invalid_bearer, {"X-API-Key": "wrong", **BEARER}, {"X-API-Key": ENV_KEY, **BEARER}):
+        refused = client.get("/relations", headers=headers)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert "two different API keys" in refused.json()["detail"]
+    assert client.get("/relations", headers={"X-API-Key": KEY, **BEARER}).status_code == 200   # the same key
+    # another scheme in Authorization (a proxy's Basic credentials) is not a key: X-API-Key decides
+    assert client.get("/relations", headers={"X-API-Key": ENV_KEY, "Authorization": "Basic Zm9vOmJhcg=="}
+                      ).status_code == 200
+
+
+def test_rate_limit_per_key_is_429_with_retry_after(tmp_path):
+    make_bundle(tmp_path)
+    slow = {"name": "batch", "sha256": sha256("batch-key"), "rate_limit_per_second": 0.01, "rate_limit_burst": 2}
+    with TestClient(create_app(settings(api_keys=[*settings().api_keys, slow], rate_limit_per_second=0.02,
+                                        rate_limit_burst=3), tmp_path, environ={"KGPIPE_API_KEYS": ENV_KEY})
+                    ) as client:
+        wait_ready(client)
+        batch = {"X-API-Key": "batch-key"}
+        assert [client.get("/relations", headers=batch).status_code for _ in range(2)] == [200, 200]
+        limited = client.get("/relations", headers=batch)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "100"   # 1 token at 0.01/s
+        assert "rate limit of 'batch' reached" in limited.json()["detail"]
+        # a read key looping on /admin/reload uses up its tokens as well; other keys have their own buckets
+        assert [client.post("/admin/reload", headers=HEADER).status_code for _ in range(4)] == [403] * 3 + [429]
+        assert client.get("/relations", headers=BEARER).status_code == 200
+        assert client.get("/healthz").status_code == 200   # probes are never limited
+        metrics = client.get("/metrics", headers=BEARER).text
+    assert 'kgpipe_api_key_requests_total{key="batch",status="429"} 1.0' in metrics
+    assert 'kgpipe_api_key_requests_total{key="env-1",status="429"} 1.0' in metrics
+
+
+def test_an_open_service_limits_each_client_address(tmp_path):
+    with TestClient(create_app(settings(rate_limit_per_second=0.01, rate_limit_burst=1), tmp_path,
+                               insecure_no_auth=True, environ={})) as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/metrics").status_code == 429
+        assert 'kgpipe_api_key_requests_total{key="anonymous",status="429"} 1.0' in (
+            client.app.state.metrics.exposition().decode())
+
+
+def test_token_buckets_refill_and_forget_full_buckets():
+    now = [0.0]
+    buckets = TokenBuckets(clock=lambda: now[0])
+    assert [buckets.take("a", 2.0, 3) for _ in range(3)] == [0.0] * 3
+    assert buckets.take("a", 2.0, 3) == pytest.approx(0.5) and retry_after(0.5) == "1"
+    now[0] = 0.5
+    assert buckets.take("a", 2.0, 3) == 0.0 and buckets.take("a", 2.0, 3) > 0
+    assert buckets.take("b", 0, 1) == 0.0   # 0: unlimited
+    now[0] = 100.0   # an open service's buckets, one per address: when there are too many, the full ones go
+    for n in range(MAX_BUCKETS - 1):
+        buckets.take(f"client-{n}", 1.0, 1)
+    now[0] = 102.0
+    buckets.take("client-0", 1.0, 1)   # busy again
+    assert len(buckets._buckets) == MAX_BUCKETS
+    buckets.take("newcomer", 1.0, 1)
+    assert sorted(buckets._buckets) == ["client-0", "newcomer"]
+    assert buckets.take("client-0", 1.0, 1) == pytest.approx(1.0)   # the busy one kept its state
+
+
+def test_request_bodies_over_the_limit_are_413(tmp_path):
+    with TestClient(create_app(settings(max_body_bytes=64), tmp_path, environ={})) as client:
+        question = {"question": "Who?"}
+        assert client.post("/ask", json=question, headers=BEARER).status_code == 503   # read, no bundle
+        declared = client.post("/ask", content=b"x" * 65, headers=BEARER)   # Content-Length: 65
+        assert declared.status_code == 413 and declared.json() == {"detail": "request body over 64 bytes"}
+        assert client.post("/ask", content=b"x" * 65).status_code == 413   # before the key check
+        chunked = client.post("/ask", content=iter([b'{"question": "', b"x" * 100, b'"}']), headers=BEARER)
+        assert "content-length" not in chunked.request.headers
+        assert chunked.status_code == 413 and chunked.json() == {"detail": "request body over 64 bytes"}
+        assert client.post("/admin/reload", content=b"x" * 65, headers=BEARER).status_code == 413
+        text = client.app.state.metrics.exposition().decode()
+    # a declared length over the limit is refused before routing (no route: "unmatched"), a chunked body as read
+    assert 'kgpipe_http_requests_total{endpoint="unmatched",method="POST",status="413"} 3.0' in text
+    assert 'kgpipe_http_requests_total{endpoint="/ask",method="POST",status="413"} 1.0' in text
 
 
 # ---------------------------------------------------------------------------- graph endpoints
@@ -241,6 +368,13 @@ def test_metrics_count_requests_and_name_the_index(client):
 def test_docs_and_root(client):
     schema = client.get("/openapi.json").json()
     assert {"/entities", "/entities/{entity_id}", "/predict", "/recommend", "/ask", "/metrics"} <= set(schema["paths"])
+    # the key check's answers are documented where they can occur, 413 on the routes that take a body
+    for path, method in (("/entities", "get"), ("/metrics", "get"), ("/ask", "post"), ("/admin/reload", "post")):
+        responses = schema["paths"][path][method]["responses"]
+        assert {"401", "403", "429"} <= set(responses), path
+        assert ("413" in responses) == (method == "post"), path
+        assert responses["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert set(schema["paths"]["/healthz"]["get"]["responses"]) == {"200"}
     assert client.get("/docs").status_code == 200
     root = client.get("/", follow_redirects=False)
     assert root.status_code in (302, 307) and root.headers["location"] in ("/ui/", "/docs")

@@ -2,7 +2,9 @@
 
     kgpipe serve [--warehouse DIR] [--host H] [--port P] [--insecure-no-auth]
 
-Routes (all but /healthz, /readyz, the OpenAPI docs and the web page need an API key, see ``auth.py``):
+Routes (all but /healthz, /readyz, the OpenAPI docs and the web page need an API key with the ``read`` scope,
+``/admin/*`` one with the ``admin`` scope, see ``auth.py``; the key check also applies the caller's rate limit,
+see ``deps.py``):
 
 - ``GET /entities?q=&k=``: name search (exact, prefix, fuzzy);
 - ``GET /entities/{id}``: entity card (statistics, facts with evidence and source documents);
@@ -24,12 +26,13 @@ request. The bundle is loaded after start-up in the background (``/readyz`` says
 
 Layout: this module wires the application (keys, metrics, the graph holder, lifespan, middleware, the web
 page) and runs it; ``deps.py`` holds what the routes share (key check, graph dependency, parameter types,
-JSON fast path, error handling); the routes are in the package ``routes/``, one module per OpenAPI tag
+documented error answers, JSON fast path, error handling); ``limits.py`` the rate limit's buckets and the
+body size limit; the routes are in the package ``routes/``, one module per OpenAPI tag
 (``operations``, ``graph``, ``embeddings``, ``questions``), each adding its routes to the application's
 router with the settings and dependencies it is given. A package rather than four more flat modules, so
-that the service's machinery (``auth``, ``state``, ``telemetry``, ``deps``) stays apart from its endpoints,
-and an endpoint seen under a tag in ``/docs`` is found in the module of that name. Routes are made per
-application, not at import, because their limits (``serve.max_k``, ``serve.max_query_chars``,
+that the service's machinery (``auth``, ``limits``, ``state``, ``telemetry``, ``deps``) stays apart from its
+endpoints, and an endpoint seen under a tag in ``/docs`` is found in the module of that name. Routes are
+made per application, not at import, because their limits (``serve.max_k``, ``serve.max_query_chars``,
 ``serve.max_question_chars``, ``serve.public_metrics``) come from the configuration and tests build several
 applications. They are added to ``app.router`` itself rather than to APIRouters passed to
 ``include_router``: since FastAPI 0.165 an included router stays one entry of ``app.routes``, resolved per
@@ -57,9 +60,10 @@ from kgpipe.serve.api.auth import (
     ENV_KEYS,
     ApiKeys,
     AuthConfigError,
-    keys_from_environment,
+    configured_keys,
 )
 from kgpipe.serve.api.deps import not_found, route_deps
+from kgpipe.serve.api.limits import BodyLimitMiddleware
 from kgpipe.serve.api.routes import embeddings, graph, operations, questions
 from kgpipe.serve.api.state import GraphHolder
 from kgpipe.serve.api.telemetry import (
@@ -100,10 +104,14 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
         title="kgpipe", version=__version__, lifespan=_lifespan(settings, holder),
         description="Knowledge graph built from Wikipedia and news: entity search, entity cards with "
                     "provenance, similar entities, link prediction, recommendations and question answering. "
-                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY`.")
+                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY` (not two different "
+                    "keys); `/admin/*` needs a key with the admin scope. Each key has a rate limit (429 with "
+                    "`Retry-After`); request bodies are limited in size (413).")
     app.state.graph = holder
     app.state.metrics = metrics
     app.state.settings = settings
+    # added first, so inside the metrics middleware: refused bodies are counted too
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(NotFound, not_found)
 
@@ -118,12 +126,12 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
 
 
 def _api_keys(settings: ServeConfig, insecure_no_auth: bool, environ) -> ApiKeys:
-    """The accepted keys (configured digests and the environment's keys); none only when told so."""
-    keys = ApiKeys(settings.api_keys, keys_from_environment(environ))
+    """The accepted keys (the configuration's and the environment's); none only when told so."""
+    keys = ApiKeys(configured_keys(settings, environ), settings)
     if not len(keys) and not insecure_no_auth:
-        raise AuthConfigError(f"no API keys configured: set serve.api_keys (sha256 hex digests of the keys) or "
-                              f"{ENV_KEYS} (comma-separated keys), or pass --insecure-no-auth to serve without "
-                              f"authentication")
+        raise AuthConfigError(f"no API keys configured: set serve.api_keys ({{name, sha256, scopes}} entries, "
+                              f"sha256: the hex digest of the key) or {ENV_KEYS} (comma-separated keys), or pass "
+                              f"--insecure-no-auth to serve without authentication")
     if insecure_no_auth:
         log.warning("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach %s:%s can query",
                     settings.host, settings.port)

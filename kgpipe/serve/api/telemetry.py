@@ -2,9 +2,12 @@
 
 Names (alert rules in infra/monitoring use them): ``kgpipe_http_requests_total{endpoint,method,status}``,
 ``kgpipe_http_request_duration_seconds{endpoint}``, ``kgpipe_index_info{version}`` (1 for the loaded bundle),
-``kgpipe_index_reloads_total`` (bundles loaded, the first one included) and
-``kgpipe_index_reload_failures_total``. ``endpoint`` is the route template (``/entities/{entity_id}``),
-never the raw path, so ids do not multiply the series.
+``kgpipe_index_reloads_total`` (bundles loaded, the first one included),
+``kgpipe_index_reload_failures_total`` and ``kgpipe_api_key_requests_total{key,status}`` (requests by the
+API key's configured name, 429 being rate-limited ones; ``anonymous`` on a service without keys).
+``endpoint`` is the route template (``/entities/{entity_id}``), never the raw path, so ids do not multiply
+the series; ``key`` is a name from the configuration, never the key or its digest, and a request without
+a known key (401, 403 for an unknown one) has none, so guessed keys do not multiply the series either.
 
 With several uvicorn workers, the metrics are shared through prometheus_client's multiprocess mode: every
 worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` and a scrape, whichever worker answers
@@ -28,6 +31,8 @@ from prometheus_client import (
 )
 
 UNMATCHED = "unmatched"
+#: the request scope's entry where the key check leaves the caller's name (deps.key_dependency)
+CALLER = "kgpipe.caller"
 #: prometheus_client's switch: set before it is imported, its values live in files in this folder
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
@@ -64,6 +69,9 @@ class ServiceMetrics:
         self.duration = Histogram("kgpipe_http_request_duration_seconds", "HTTP request latency by route template",
                                   ["endpoint"], registry=self.registry,
                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.key_requests = Counter("kgpipe_api_key_requests_total",
+                                    "HTTP requests by API key name and status (429: rate limited)",
+                                    ["key", "status"], registry=self.registry)
         self.index_info = Gauge("kgpipe_index_info", "the loaded index bundle (value 1)", ["version"],
                                 registry=self.registry, multiprocess_mode="liveall")
         self._version: str | None = None
@@ -121,4 +129,6 @@ class MetricsMiddleware:
             else:
                 endpoint = UNMATCHED
             self.metrics.requests.labels(endpoint, scope.get("method", ""), str(status["code"])).inc()
+            if CALLER in scope:
+                self.metrics.key_requests.labels(scope[CALLER], str(status["code"])).inc()
             self.metrics.duration.labels(endpoint).observe(time.perf_counter() - started)

@@ -18,7 +18,7 @@ IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)]
 
 def add_routes(router: APIRouter, deps: RouteDeps) -> None:
     Graph, K = deps.graph, deps.k
-    get = partial(router.get, tags=["embeddings"], dependencies=deps.authed)   # every route here needs a key
+    get = partial(router.get, tags=["embeddings"], **deps.read)   # every route here needs a read key
 
     @get("/entities/{entity_id}/similar", summary="nearest entities in embedding space")
     async def similar(kg: Graph, entity_id: EntityId, k: K = 10):

@@ -18,7 +18,7 @@ IdPath = Annotated[str, PathParam(max_length=MAX_ID_CHARS)]
 
 def add_routes(router: APIRouter, settings: ServeConfig, deps: RouteDeps) -> None:
     Graph, K = deps.graph, deps.k
-    get = partial(router.get, tags=["graph"], dependencies=deps.authed)   # every route here needs a key
+    get = partial(router.get, tags=["graph"], **deps.read)   # every route here needs a read key
 
     @get("/entities", summary="search entities by name: exact, then prefix, then fuzzy matches")
     def search(kg: Graph, q: Annotated[str, Query(min_length=1, max_length=settings.max_query_chars)],

@@ -1,6 +1,7 @@
 """Routes tagged ``operations``: liveness, readiness, Prometheus metrics, reload and the loaded bundle.
 
-``/healthz`` and ``/readyz`` need no key; ``/metrics`` needs one unless ``serve.public_metrics`` is set.
+``/healthz`` and ``/readyz`` need no key; ``/metrics`` and ``/info`` need a read key (``/metrics`` none when
+``serve.public_metrics`` is set), ``/admin/reload`` an admin key.
 """
 # no ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time (routes/__init__)
 from functools import partial
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kgpipe.config import ServeConfig
-from kgpipe.serve.api.deps import RouteDeps
+from kgpipe.serve.api.deps import RouteDeps, with_body
 from kgpipe.serve.api.state import GraphHolder
 from kgpipe.serve.api.telemetry import ServiceMetrics
 
@@ -34,11 +35,11 @@ def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, me
                                  "detail": holder.last_error or "loading the index bundle"}, status_code=503)
         return {"status": "ready", "version": kg.version}
 
-    @get("/metrics", summary="Prometheus metrics", dependencies=[] if settings.public_metrics else deps.authed)
+    @get("/metrics", summary="Prometheus metrics", **({} if settings.public_metrics else deps.read))
     def prometheus():
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    @post("/admin/reload", dependencies=deps.authed, summary="load the bundle indexes/CURRENT names now")
+    @post("/admin/reload", **with_body(deps.admin), summary="load the bundle indexes/CURRENT names now")
     def reload():
         try:
             return holder.reload(force=True)
@@ -46,6 +47,6 @@ def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, me
             current = holder.kg.version if holder.kg is not None else None
             raise HTTPException(503, f"reload failed: {exc}; still serving {current or 'nothing'}") from None
 
-    @get("/info", dependencies=deps.authed, summary="the loaded bundle")
+    @get("/info", **deps.read, summary="the loaded bundle")
     def info(kg: Graph):
         return kg.info()

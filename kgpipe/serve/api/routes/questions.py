@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, create_model
 
 from kgpipe.config import ServeConfig
-from kgpipe.serve.api.deps import EntityId, RouteDeps, qa_call
+from kgpipe.serve.api.deps import EntityId, RouteDeps, qa_call, with_body
 
 
 class AskRequest(BaseModel):
@@ -19,9 +19,9 @@ class AskRequest(BaseModel):
 
 def add_routes(router: APIRouter, settings: ServeConfig, deps: RouteDeps) -> None:
     Graph = deps.graph
-    # every route here is tagged "questions" and needs a key: said once
-    get = partial(router.get, tags=["questions"], dependencies=deps.authed)
-    post = partial(router.post, tags=["questions"], dependencies=deps.authed)
+    # every route here is tagged "questions" and needs a read key: said once
+    get = partial(router.get, tags=["questions"], **deps.read)
+    post = partial(router.post, tags=["questions"], **with_body(deps.read))
     # the body model is made here because its length limit comes from the configuration
     AskBody = create_model("AskBody", __base__=AskRequest,
                            question=(str, Field(min_length=1, max_length=settings.max_question_chars,
