@@ -272,6 +272,11 @@ def test_a_weak_label_short_form_takes_the_suffix_of_a_name_with_that_label():
     doc3 = [M("a3", "Army", "ORG", 0)]
     ids = resolve([doc1, doc2, doc3])
     assert ids["c"] == ids["a1"] and ids["r"] == ids["a2"] and len({ids["c"], ids["r"], ids["a3"]}) == 3
+    # the same name before its long form is that long form's too: one name, one thing in a document
+    doc4 = [M("n1", "Navy", "ORG", 0), M("n", "Angolan Navy", "ORG", 20), M("n2", "Navy", "ORG", 60)]
+    doc5 = [M("n3", "Navy", "ORG", 0)]
+    ids = resolve([doc4, doc5])
+    assert ids["n1"] == ids["n"] == ids["n2"] != ids["n3"]
     # a short form the linker tied to another title keeps it
     doc = [M("n", "Angolan Navy", "ORG", 0), M("s", "Navy", "ORG", 40, "Navy")]
     assert same_as_pairs(doc) == []

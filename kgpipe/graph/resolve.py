@@ -762,13 +762,17 @@ def document_graph_edges(doc_mentions: Iterable[MentionLite]) -> list[tuple[str,
     ``same_link`` pairs vanish: both ends are the same ``W:`` vertex), plus
     ``(mention_id, cross_document_key, "name")`` for each unlinked mention with a key, but for
     the weak-labelled short forms: "Army" after "Continental Army" is that army, while the key of
-    "Army" would join it to every other document's "Army" (and through them to their armies).
+    "Army" would join it to every other document's "Army" (and through them to their armies); nor
+    does the same name where the document uses it as such a short form elsewhere.
     Vertices of the graph: every ``src``/``dst`` plus every unlinked entity mention
     (isolated ones become singleton entities)."""
     ms = list(doc_mentions)
     by_id = {m.mention_id: m for m in ms}
     edges: dict[tuple[str, str], str] = {}
     pairs, weak_shorts = _same_as(ms)
+    # one name means one thing in a document: where it is a short form once ("Navy" after "the Angolan
+    # Navy"), its earlier and later mentions are that thing too and carry no key of their own
+    short_names = {normalize_surface(by_id[i].text) for i in weak_shorts}
     for a, b, rule in pairs:
         va, vb = vertex_for(by_id[a]), vertex_for(by_id[b])
         if va != vb:
@@ -777,6 +781,8 @@ def document_graph_edges(doc_mentions: Iterable[MentionLite]) -> list[tuple[str,
                 edges[(x, y)] = rule
     for m in ms:
         if m.wiki_title or coarse_type(m.label) is None or m.mention_id in weak_shorts:
+            continue
+        if coarse_type(m.label) in WEAK_TYPES and normalize_surface(m.text) in short_names:
             continue
         k = cross_document_key(m.text, m.label)
         if k:
