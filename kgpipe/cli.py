@@ -206,7 +206,8 @@ def _run(config: Config, args, extra: list[str]) -> int:
     damaged = [path for record in manifest.stages for path in record.details.get("damaged_inputs", ())]
     if damaged and not request.record_folder:
         print(f"kgpipe: warning: committed, but {len(damaged)} input(s) could not be read in full (see their "
-              f"unreadable_* and missing_from_stream rejects): {', '.join(damaged)}", file=sys.stderr)
+              f"unreadable_*, missing_from_stream, truncated_record and corrupt_gzip_member rejects): "
+              f"{', '.join(damaged)}", file=sys.stderr)
         return EXIT_DAMAGED_INPUT
     return 0
 

@@ -27,19 +27,25 @@ class _Section(BaseModel):
 
 class IngestConfig(_Section):
     inputs: list[str] = Field(default_factory=lambda: [EMBEDDED_WIKI, EMBEDDED_NEWS],
-                              description="dump files, JSONL files or folders of text articles")
+                              description="dump files, WARC files, JSONL files or folders of text articles")
     runner: str = "DirectRunner"
     direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
     direct_num_workers: int = Field(2, ge=1)
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0,
-                                description="raw XML bytes of one page (or one news record) before it is rejected")
+                                description="raw bytes of one page (or one news or WARC record) before it is "
+                                            "rejected")
     split_bytes: int = Field(64 * 1024 * 1024, gt=0,
-                             description="target size of a byte-range split of an uncompressed dump or JSONL")
+                             description="target size of a byte-range split of an uncompressed dump or JSONL, "
+                                         "or of a WARC file")
     pages_per_split: int = Field(400, gt=0, description="multistream dumps: index entries per split")
     shards_per_compressed_file: int = Field(0, ge=0,
-                                            description="single-stream .bz2/.gz dumps are read by this many workers, "
-                                                        "each cleaning every n-th page; 0 = direct_num_workers")
+                                            description="single-stream .bz2/.gz dumps (and WARC files compressed "
+                                                        "as one stream) are read by this many workers, each "
+                                                        "cleaning every n-th page; 0 = direct_num_workers")
     files_per_split: int = Field(200, gt=0, description="folders of text articles: files per split")
+    warc_min_text_chars: int = Field(200, ge=0, description="WARC files: a page whose main text (trafilatura) is "
+                                                            "shorter, counting paragraphs that end like "
+                                                            "sentences, is no article (skipped as no_article)")
     excerpt_chars: int = Field(300, gt=0)
     on_unreadable_input: Literal["fail", "reject"] = Field(
         "reject", description="an input that cannot be opened or read from its start (missing, empty, unknown "

@@ -65,9 +65,10 @@ def print_summary(manifest: RunManifest, warehouse: Warehouse) -> None:
             print(f"    input {path}: seen {row['pages_seen']} = documents {row['documents']}"
                   f" + redirects {row['redirects']} + skipped {row['skipped_by_rule']}"
                   f" + rejects {row['rejects']}")
-            reasons = sorted((row.get("rejects_by_reason") or {}).items())
-            if reasons:
-                print("      rejects: " + ", ".join(f"{reason} {n}" for reason, n in reasons))
+            for kind in ("skipped", "rejects"):
+                reasons = sorted((row.get(f"{kind}_by_reason") or {}).items())
+                if reasons:
+                    print(f"      {kind}: " + ", ".join(f"{reason} {n}" for reason, n in reasons))
             box = row.get("infobox_parameters") or {}
             if box.get("seen"):
                 print(f"      infobox parameters: seen {box['seen']} = facts {box['facts']} + unmapped "

@@ -83,8 +83,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("ingest", "pipelines.ingest:run_stage", BEAM, reads=(),
           writes=("documents", "redirects", "links", "infobox", "rejects"),
           help="Beam: dumps and news files -> documents, redirects, links, infobox, rejects",
-          options=(Option("--input", "dump files (.xml, .xml.bz2, multistream + index), JSONL news files, folders "
-                                     "of text articles; default: ingest.inputs", nargs="+", metavar="PATH"),
+          options=(Option("--input", "dump files (.xml, .xml.bz2, multistream + index), WARC files (.warc, "
+                                     ".warc.gz), JSONL news files, folders of text articles; default: ingest.inputs",
+                          nargs="+", metavar="PATH"),
                    Option("--runner", "Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)")),
           engine_arguments="pipelines.ingest:unknown_beam_options"),
     Stage("extract", "jobs.extract:run_stage", SPARK, reads=("documents", "links", "infobox"),

@@ -69,17 +69,19 @@ TYPE_COUNT = pa.struct([("label", pa.string()), ("count", pa.int64())])
 QUALIFIERS = pa.map_(pa.string(), pa.string())
 
 _DEFINITIONS = [
-    TableSchema("documents", 1, "One cleaned article or news story per row.", (
+    TableSchema("documents", 2, "One cleaned article or news story per row.", (
         _key("doc_id", "sha256[:32] of source, native_id and revision_id: stable across reruns"),
         _c("source", pa.string(), "wiki database name (enwiki) or news:<site>", False),
         _c("source_kind", pa.string(), "'wiki' or 'news'", False),
         _c("native_id", pa.string(), "page id in the wiki, or the article id of the news source", False),
         _c("revision_id", pa.string(), "wiki revision id; for news, the published time or a content hash"),
         _c("title", pa.string(), "page title or headline"),
-        _c("url", pa.string(), "canonical URL of the page or article"),
+        _c("author", pa.string(), "byline of a news story, when its source names one (null for wiki pages)"),
+        _c("url", pa.string(), "URL of the page or article (web pages: the URL it was fetched from)"),
         _c("namespace", pa.int32(), "MediaWiki namespace (always 0 here; 0 for news)", False),
-        _c("language", pa.string(), "ISO 639 code from the dump's xml:lang or the news record"),
-        _c("source_timestamp", TIMESTAMP, "revision time for wiki pages, publication time for news"),
+        _c("language", pa.string(), "ISO 639 code from the dump's xml:lang, the news record or the web page"),
+        _c("source_timestamp", TIMESTAMP, "revision time for wiki pages, publication time for news (web pages "
+                                          "without one: the crawl time)"),
         _c("text", pa.string(), "clean plain text, paragraphs separated by a blank line", False),
         _c("paragraphs", pa.list_(PARAGRAPH), "paragraph spans in text: kind heading/text/list_item, "
                                               "enclosing section title and level"),

@@ -21,8 +21,9 @@ from kgpipe.ingest.dumps import (
     parse_siteinfo,
     scan_pages,
 )
+from kgpipe.ingest.warc import is_warc, one_record_per_member, record_starts
 
-WIKI, NEWS_JSONL, NEWS_DIR = "wiki", "news_jsonl", "news_dir"
+WIKI, NEWS_JSONL, NEWS_DIR, WARC = "wiki", "news_jsonl", "news_dir", "warc"
 #: an input that could not be opened or read from its start: its split is one reject row
 UNREADABLE = "unreadable"
 _SNIFF_BYTES = 256 * 1024
@@ -43,6 +44,8 @@ class InputSplit:
     files: tuple[str, ...] = ()
     streams: tuple[int, ...] = ()
     error: str | None = None
+    #: a gzip WARC with one record per member: the split owns the members that start in [start, end)
+    members: bool = False
 
     def describe(self) -> str:
         if self.files:
@@ -96,13 +99,15 @@ def detect(path: Path) -> tuple[str, str]:
     head = _sniff(path, codec).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise InputError(f"cannot read {path}: it is empty")
+    if is_warc(head[:12]):   # first: a crawled page in the first record may hold any text, "<mediawiki" too
+        return WARC, codec
     if b"<mediawiki" in head[:8192] or head.startswith(b"<?xml"):
         return WIKI, codec
     if head.startswith(b"{") or re.search(r"\.(jsonl|ndjson|json)(\.gz|\.bz2)?$", path.name):
         return NEWS_JSONL, codec
     if _INDEX_LINE.match(head):
         return "multistream_index", codec
-    raise InputError(f"cannot read {path}: not a MediaWiki XML dump, JSONL news file or folder of articles")
+    raise InputError(f"cannot read {path}: not a MediaWiki XML dump, WARC file, JSONL news file or folder of articles")
 
 
 _INDEX_SUFFIX = re.compile(r"-index\.(txt|xml)\.bz2$")
@@ -196,6 +201,8 @@ def _input_splits(path: Path, kind: str, codec: str, explicit_indexes: set[Path]
             return [InputSplit(key, kind, start=s, end=e)
                     for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
         return [InputSplit(key, kind, codec)]
+    if kind == WARC:
+        return _warc_splits(path, codec, cfg)
     index = find_index(path) or next((i for i in explicit_indexes
                                       if _INDEX_SUFFIX.sub(".xml.bz2", i.name) == path.name), None)
     if codec == "bz2" and index is not None:
@@ -204,8 +211,29 @@ def _input_splits(path: Path, kind: str, codec: str, explicit_indexes: set[Path]
     if codec == "none":
         return [InputSplit(key, kind, codec, start=s, end=e, site=site)
                 for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+    return _shards(InputSplit(key, kind, codec, site=site), cfg)
+
+
+def _shards(split: InputSplit, cfg: IngestConfig) -> list[InputSplit]:
+    """A file compressed as one stream: every shard reads it all and keeps every n-th record."""
     shards = cfg.shards_per_compressed_file or cfg.direct_num_workers
-    return [replace(InputSplit(key, kind, codec, site=site), shard=i, num_shards=shards) for i in range(shards)]
+    return [replace(split, shard=i, num_shards=shards) for i in range(shards)]
+
+
+def _warc_splits(path: Path, codec: str, cfg: IngestConfig) -> list[InputSplit]:
+    """Uncompressed: record-aligned ranges of about ``split_bytes``; gzip with a record per member: byte
+    ranges, a worker finds its first member itself; any other compression: shards of the one stream."""
+    key = str(path)
+    if codec == "none":
+        bounds: list[int] = []
+        for start in record_starts(key) or [0]:
+            if not bounds or start - bounds[-1] >= cfg.split_bytes:
+                bounds.append(start)
+        return [InputSplit(key, WARC, codec, start=s, end=e) for s, e in zip(bounds, bounds[1:] + [None])]
+    if codec == "gzip" and one_record_per_member(key, cfg.max_page_bytes):
+        return [InputSplit(key, WARC, codec, start=s, end=e, members=True)
+                for s, e in _byte_ranges(path.stat().st_size, cfg.split_bytes)]
+    return _shards(InputSplit(key, WARC, codec), cfg)
 
 
 def _multistream_splits(path: Path, index: Path, cfg: IngestConfig) -> list[InputSplit]:

@@ -1,4 +1,4 @@
-"""News input: JSONL (one article per line) and folders of plain-text articles."""
+"""News input: JSONL (one article per line) and folders of plain-text articles (WARC files: warc.py, webpage.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +26,7 @@ class NewsArticle:
     published: datetime | None
     language: str | None
     paragraphs: tuple[str, ...]
+    author: str | None = None
 
 
 def split_paragraphs(text: str) -> tuple[str, ...]:
@@ -49,7 +50,7 @@ def parse_time(value) -> datetime | None:
     return None
 
 
-def _content_hash(text: str) -> str:
+def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -70,14 +71,14 @@ def article_from_json(line: bytes, fallback_source: str) -> NewsArticle:
     url = obj.get("url") if isinstance(obj.get("url"), str) else None
     site = obj.get("source") or (urlparse(url).hostname if url else None) or fallback_source
     published_raw = obj.get("published") or obj.get("published_at") or obj.get("date")
-    native_id = obj.get("id") if obj.get("id") not in (None, "") else (url or _content_hash(text))
-    title = obj.get("title")
+    native_id = obj.get("id") if obj.get("id") not in (None, "") else (url or content_hash(text))
+    title, author = obj.get("title"), obj.get("author")
     return NewsArticle(
         source=f"news:{site}", native_id=str(native_id),
-        revision_id=str(published_raw) if published_raw else _content_hash(text),
+        revision_id=str(published_raw) if published_raw else content_hash(text),
         title=title.strip() if isinstance(title, str) else None, url=url,
         published=parse_time(published_raw), language=obj.get("language") or obj.get("lang"),
-        paragraphs=paragraphs)
+        paragraphs=paragraphs, author=(author.strip() or None) if isinstance(author, str) else None)
 
 
 def iter_jsonl_lines(path: str, codec: str, start: int, end: int | None) -> Iterator[tuple[int, bytes]]:
@@ -117,7 +118,7 @@ def read_text_article(root: Path, relative: str) -> NewsArticle:
     paragraphs = split_paragraphs(body)
     if not paragraphs:
         raise RecordError("empty_text", "article has no text after its headline")
-    return NewsArticle(source=f"news:{root.name}", native_id=relative, revision_id=_content_hash(text),
+    return NewsArticle(source=f"news:{root.name}", native_id=relative, revision_id=content_hash(text),
                        title=headline.strip() or None, url=None, published=None, language=None,
                        paragraphs=paragraphs)
 

@@ -29,7 +29,7 @@ from kgpipe.ingest.dumps import (
     split_redirect_target,
 )
 from kgpipe.ingest.infobox import InfoboxCounts, infobox_rows, load_mappings
-from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, UNREADABLE, InputSplit
+from kgpipe.ingest.inputs import NEWS_DIR, NEWS_JSONL, UNREADABLE, WARC, InputSplit
 from kgpipe.ingest.news import (
     NewsArticle,
     article_from_json,
@@ -37,6 +37,9 @@ from kgpipe.ingest.news import (
     iter_jsonl_lines,
     read_text_article,
 )
+from kgpipe.ingest.warc import DAMAGE_REASONS as WARC_DAMAGE_REASONS
+from kgpipe.ingest.warc import html_page, read_records
+from kgpipe.ingest.webpage import article_from_page
 from kgpipe.ingest.wikitext import clean_wikitext, parse_wikitext
 from kgpipe.stages import STAGES
 
@@ -44,7 +47,7 @@ STAGE = "ingest"
 OUTPUT_TABLES = STAGES[STAGE].writes
 #: rejects that say an input, or a part of one, could not be read at all (not that a record in it is bad):
 #: the stage still commits what it read, and the command exits with status 3 so that schedulers notice
-DAMAGE_REASONS = ("unreadable_input", "unreadable_stream", "missing_from_stream")
+DAMAGE_REASONS = ("unreadable_input", "unreadable_stream", "missing_from_stream") + WARC_DAMAGE_REASONS
 Row = dict[str, Any]
 Tagged = tuple[str, Row]
 
@@ -162,7 +165,7 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
     count.documents += 1
     yield "documents", {
         "doc_id": doc_id, "source": site.dbname, "source_kind": "wiki", "native_id": page.page_id or page.title,
-        "revision_id": page.revision_id, "title": page.title, "url": site.page_url(page.title),
+        "revision_id": page.revision_id, "title": page.title, "author": None, "url": site.page_url(page.title),
         "namespace": page.namespace, "language": site.language or out.cfg.default_language,
         "source_timestamp": _timestamp(page.timestamp), "text": clean.text,
         "paragraphs": _paragraph_rows(clean.paragraphs), "input_ref": ref}
@@ -251,9 +254,10 @@ def _article_rows(article: NewsArticle, ref: str, out: _Emitter) -> Iterator[Tag
     yield "documents", {
         "doc_id": stable_id(article.source, article.native_id, article.revision_id),
         "source": article.source, "source_kind": "news", "native_id": article.native_id,
-        "revision_id": article.revision_id, "title": article.title, "url": article.url, "namespace": 0,
-        "language": article.language or out.cfg.default_language, "source_timestamp": article.published,
-        "text": "\n\n".join(text_parts), "paragraphs": paragraphs, "input_ref": ref}
+        "revision_id": article.revision_id, "title": article.title, "author": article.author, "url": article.url,
+        "namespace": 0, "language": article.language or out.cfg.default_language,
+        "source_timestamp": article.published, "text": "\n\n".join(text_parts), "paragraphs": paragraphs,
+        "input_ref": ref}
 
 
 def _jsonl_rows(split: InputSplit, out: _Emitter) -> Iterator[Tagged]:
@@ -301,6 +305,31 @@ def _text_dir_rows(split: InputSplit, out: _Emitter) -> Iterator[Tagged]:
         yield from _article_rows(article, ref, out)
 
 
+def _warc_rows(split: InputSplit, out: _Emitter) -> Iterator[Tagged]:
+    """Every record is seen once: an article, a skip by reason (other record types, non-HTML, no article in
+    the page), or a reject (damaged, malformed, oversized)."""
+    cfg = out.cfg
+    for record in read_records(split.path, split.codec, split.start, split.end, split.members, split.shard,
+                               split.num_shards, cfg.max_page_bytes):
+        out.count.seen += 1
+        ref = record.ref(split.path)
+        try:
+            if record.reason is not None:
+                raise RecordError(record.reason, record.detail or record.reason)
+            page = html_page(record, cfg.max_page_bytes)
+            if isinstance(page, str):
+                out.skip(page)
+                continue
+            article = article_from_page(page, cfg.warc_min_text_chars)
+        except RecordError as exc:
+            yield out.reject(ref, exc.reason, exc.detail, record.data, record.target_uri())
+            continue
+        if article is None:
+            out.skip("no_article")
+            continue
+        yield from _article_rows(article, ref, out)
+
+
 def process_split(split: InputSplit, cfg: IngestConfig) -> Iterator[Tagged]:
     """All rows of one split, tagged with their table, then one ``("stats", ...)`` row."""
     out = _Emitter(split, cfg)
@@ -311,6 +340,8 @@ def process_split(split: InputSplit, cfg: IngestConfig) -> Iterator[Tagged]:
         rows = _jsonl_rows(split, out)
     elif split.kind == NEWS_DIR:
         rows = _text_dir_rows(split, out)
+    elif split.kind == WARC:
+        rows = _warc_rows(split, out)
     else:
         rows = _wiki_rows(split, out)
     yield from rows
