@@ -797,6 +797,16 @@ def test_modifiers_and_entity_labels_of_a_vocabulary_file():
     with pytest.raises(VocabularyError, match="type_narrows"):
         parse_vocabulary("properties:\n  p: {}\ntype_narrows:\n  - {subject: GPE, object: GPE, narrows: {p: q}}\n")
 
+
+def test_coordinated_where_clauses_and_partitive_subjects(nlp):
+    # the second clause of "where ... and ..." is about the place too
+    assert ("Enrique Pena Nieto", "leader of", "Mexico", E, {}) in facts(
+        nlp, "Bionico is found in Mexico, where Spanish is spoken and the leader is Enrique Pena Nieto.")
+    # "one of the leaders of X": the leaders of X are what the clause is about
+    assert facts(nlp, "One of the leaders of Indonesia is Jusuf Kalla.") == [
+        ("Jusuf Kalla", "leader of", "Indonesia", E, {})]
+    assert facts(nlp, "One of the owners is Jusuf Kalla.") == []
+
 def test_a_year_with_its_era_is_one_date(nlp):
     # the sample's Aristotle: the small model tags "BC" ORG, which resolve linked to the comic strip B.C.
     text = 'Aristotle, whose name means "the best purpose", was born in 384 BC in Stagira, Chalcidice.'

@@ -140,6 +140,8 @@ _PRONOUN_LABEL = {"he": "PERSON", "she": "PERSON", "him": "PERSON", "her": "PERS
 _REL_PRONOUNS = frozenset({"who", "whom", "which", "that", "whose"})
 _RESOLVE_SUBJ_LABELS = ("PERSON", "ORG")
 _COUNTRY_NOUNS = frozenset({"country", "nation"})
+#: "one of the leaders": the part that stands for the whole's noun
+_PARTITIVES = frozenset({"one", "two", "three", "some", "several", "many", "each", "all", "both"})
 _DEFINITE = frozenset({"the", "that", "this"})
 _TITLE_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 _BORN = re.compile(r"\s*(?:born|b\.)\s+", re.IGNORECASE)
@@ -447,7 +449,8 @@ def _subjects(v: "Token", depth: int = 0) -> tuple[list["Token"], bool]:
         out = []
         for s in own:
             out.extend(_with_conj(s))
-        return [_named_appos(_resolve_rel(s)) for s in out], False
+        out = [_named_appos(_resolve_rel(s)) for s in out]
+        return ([_partitive(s) for s in out] if v.lemma_ == "be" else out), False
     if depth < 6 and v.dep_ == "conj" and v.head.i != v.i and v.head.pos_ in ("VERB", "AUX"):
         subs, _ = _subjects(v.head, depth + 1)
         return subs, True
@@ -457,6 +460,15 @@ def _subjects(v: "Token", depth: int = 0) -> tuple[list["Token"], bool]:
             return described, True
         return [v.head], True
     return [], False
+
+
+def _partitive(tok: "Token") -> "Token":
+    """"One of the leaders of Indonesia is Jusuf Kalla": the leaders are what the copula is about (other
+    verbs say something of the one: "one of the reliefs depicts a demon")."""
+    if tok.lower_ not in _PARTITIVES:
+        return tok
+    wholes = [o for p in tok.children if p.dep_ == "prep" and p.lower_ == "of" for o in _prep_objects(p)]
+    return wholes[0] if len(wholes) == 1 and wholes[0].pos_ == "NOUN" and wholes[0].tag_ == "NNS" else tok
 
 
 def _described_by(noun: "Token") -> list["Token"]:
@@ -575,6 +587,9 @@ def _where_clause_place(v: "Token") -> "Token | None":
     in France where the leader is ..." (the parser may hang the clause on the verb, but "where" means the
     place named just before it)."""
     where = next((c for c in v.children if c.dep_ == "advmod" and c.lower_ == "where"), None)
+    if where is None and v.dep_ == "conj" and v.head.i != v.i and v.head.pos_ in ("VERB", "AUX"):
+        # "Mexico, where Spanish is spoken and the leader is Enrique Pena Nieto": both clauses are the place's
+        return _where_clause_place(v.head)
     if where is None or v.dep_ not in ("relcl", "advcl"):
         return None
     if v.dep_ == "relcl":
