@@ -796,6 +796,8 @@ def test_modifiers_and_entity_labels_of_a_vocabulary_file():
     assert vocabulary.canonical("located in", "entity", "Texas").predicate == "location"
     with pytest.raises(VocabularyError, match="type_narrows"):
         parse_vocabulary("properties:\n  p: {}\ntype_narrows:\n  - {subject: GPE, object: GPE, narrows: {p: q}}\n")
+    with pytest.raises(VocabularyError, match="is no"):
+        parse_vocabulary("properties:\n  p: {}\ntype_narrows:\n  - {subject: GPE, narrows: {p: p}}\n")
 
 
 def test_coordinated_where_clauses_and_partitive_subjects(nlp):

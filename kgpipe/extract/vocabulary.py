@@ -190,7 +190,9 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
 def _type_narrows(specs, properties: frozenset[str], problems: list[str]) -> dict[tuple[str, str, str], str]:
     out = {}
     for spec in specs:
-        spec = spec if isinstance(spec, dict) else {}
+        if not isinstance(spec, dict) or not spec.get("subject") or not spec.get("object"):
+            problems.append(f"type_narrows: {spec!r} is no {{subject: LABEL, object: LABEL, narrows: {{...}}}}")
+            continue
         for wider, narrower in (spec.get("narrows") or {}).items():
             if narrower not in properties or wider not in properties:
                 problems.append(f"type_narrows: {wider!r} -> {narrower!r} names no property of the vocabulary")
