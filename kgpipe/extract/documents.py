@@ -424,11 +424,13 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
     if cfg.relation_model:
         triples = _classified(sent, triples, cfg, vocabulary)
     masks = piece.masks
+    # the entity label of each token by its offset, for the vocabulary's type_narrows
+    labels = {tok.idx: tok.ent_type_ for tok in sent} if triples else {}
     for t in triples:
         if masks and (_overlaps(masks, t.subject_start, t.subject_end)
                       or _overlaps(masks, t.object_start, t.object_end)):
             continue
-        t, surface = canonical_triple(t, vocabulary, (_label(sent, t.subject_head), _label(sent, t.object_head)))
+        t, surface = canonical_triple(t, vocabulary, (labels.get(t.subject_head, ""), labels.get(t.object_head, "")))
         if t.object_type == "entity" and vocabulary.is_light(t.predicate):
             # "Alabama is a state": no relation between two entities; counted, not a fact of the graph
             piece.st.rows.append(("rejects", _reject(
@@ -437,11 +439,6 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
                 input_ref=f"{piece.st.doc.doc_id}#s{sentence.index}")))
             continue
         piece.st.rows.append(("triples_raw", _triple_row(piece, sentence, t, surface, cfg)))
-
-
-def _label(sent: "Span", head: int) -> str:
-    """The entity label of the token starting at character ``head`` of the sentence's document ("" if none)."""
-    return next((tok.ent_type_ for tok in sent if tok.idx == head), "")
 
 
 def canonical_triple(t: Triple, vocabulary: Vocabulary, labels: tuple[str, str] | None = None) -> tuple[Triple, str]:
