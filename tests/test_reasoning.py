@@ -341,3 +341,4 @@ def test_an_address_and_a_country_join_the_birthplace_chain_and_succession_has_b
     assert {("huxley", "birthPlace", "surrey"), ("surrey", "location", "england"),
             ("obama", "predecessor", "bush")} <= got
     assert ("huxley", "birthPlace", "england") in got      # through Surrey's country
+    assert ("godalming", "country", "england") in got      # an address names the country once, at its end

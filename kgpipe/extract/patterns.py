@@ -216,6 +216,7 @@ class ParseContext:
                 if self.link[i] is None:
                     self.link[i] = (sp.start, sp.end)
         self.title = (title or "").strip().casefold() or None
+        self._token_starts: dict[int, Any] | None = None
         # antecedent candidates: (end_char, span) per label; subject ones preferred
         self._ante: dict[str, list[tuple[int, Any]]] = {}
         self._ante_subj: dict[str, list[tuple[int, Any]]] = {}
@@ -297,6 +298,12 @@ class ParseContext:
             return False
         deps = [c for c in tok.children if c.dep_ not in ("case", "punct")]
         return len(deps) == 1 and deps[0].dep_ == "det" and deps[0].lower_ in _DEFINITE
+
+    def token_at(self, char: int) -> "Token | None":
+        """The token that starts at character offset ``char`` of the doc."""
+        if self._token_starts is None:
+            self._token_starts = {t.idx: t for t in self.doc}
+        return self._token_starts.get(char)
 
     def span_text(self, start: int, end: int) -> str:
         """Text of an argument span; a negative start is the page's subject in an earlier paragraph."""
@@ -545,10 +552,12 @@ class _Collector:
             return
         if subj.start < obj.end and obj.start < subj.end:
             return  # overlapping arguments
+        span_text = self.ctx.span_text
+        if span_text(subj.start, subj.end).casefold() == span_text(obj.start, obj.end).casefold():
+            return  # "the Olympic Stadium (Athens) in Athens": a thing is no relation of itself
         g = self.guard  # char offset of the verb / relational noun: no argument may cover it
         if g >= 0 and (subj.start <= g < subj.end or obj.start <= g < obj.end):
             return  # an argument swallowed the predicate (long link anchors)
-        span_text = self.ctx.span_text
         conf = base * subj.factor * obj.factor * extra * (CTX_LONG_SENTENCE if self.long else 1.0)
         conf = round(min(1.0, max(0.0, conf)), 3)
         key = (subj.start, subj.end, pred, obj.start, obj.end)
@@ -560,6 +569,13 @@ class _Collector:
             predicate=pred, object=span_text(obj.start, obj.end), object_start=obj.start,
             object_end=obj.end, object_type=obj.kind, qualifiers=dict(qualifiers),
             confidence=conf, subject_head=subj.head, object_head=obj.head)
+        vocabulary = self.ctx.vocabulary
+        # an address's own steps are stated one by one (the reasoning rules chain them)
+        if (obj.kind == "entity" and pred != _PLACE_CHAIN and vocabulary is not None
+                and vocabulary.along_address(pred)):
+            place = self.ctx.token_at(obj.head)
+            for part in _address_parts(place, vocabulary) if place is not None else ():
+                self.add(subj, pred, _arg(part, self.ctx, False), base, qualifiers, extra)
 
 
 def _noun_extension(n: "Token", ctx: ParseContext) -> list[tuple[str, "Token"]]:
@@ -852,18 +868,51 @@ def _address_part(tok: "Token") -> bool:
     if tok.dep_ not in ("appos", "conj") or head.i == tok.i or tok.ent_type_ != "GPE" or head.ent_type_ != "GPE":
         return False
     entity = _entity_of(tok)
-    if entity.start <= head.i < entity.end or entity.start == 0 or tok.doc[entity.start - 1].text != ",":
+    if entity.start <= head.i < entity.end or entity.start < 2 or tok.doc[entity.start - 1].text != ",":
         return False
+    if tok.doc[entity.start - 2].ent_type_ != "GPE":
+        return False  # "Cambodia (96%), Thailand (95%)": places with words between them are listed
     return not _POSTAL_CODE.match(entity.text) and not (tok.dep_ == "conj" and _listed(tok))
 
 
+def _address_in(tok: "Token") -> bool:
+    """"Washington in the U.S.", "California in the United States": a place attached to a place by "in"
+    holds it, as an address part does."""
+    prep = tok.head
+    return (tok.dep_ == "pobj" and prep.dep_ == "prep" and prep.lower_ == "in" and prep.head.i != prep.i
+            and tok.ent_type_ == "GPE" and prep.head.ent_type_ == "GPE" and not _POSTAL_CODE.match(tok.text))
+
+
+def _address_parts(tok: "Token", vocabulary: Vocabulary) -> list["Token"]:
+    """The places that hold ``tok`` in its address, nearest first ("Haputale, Sri Lanka": Sri Lanka)."""
+    parts = []
+    for c in tok.children:
+        if c.dep_ in ("appos", "conj") and _address_part(c):
+            parts.append(c)
+        elif c.dep_ == "prep":
+            parts.extend(o for o in c.children if _address_in(o))
+    return [part for part in parts if not _two_countries(tok, part, vocabulary)]
+
+
+def _two_countries(place: "Token", part: "Token", vocabulary: Vocabulary | None) -> bool:
+    """"Russia, Armenia, Azerbaijan": a country holds no country, so commas between countries list them."""
+    country = vocabulary.object_class("country") if vocabulary is not None else None
+    return country is not None and all(country.holds((_entity_of(t) or t).text) for t in (place, part))
+
+
 def _address(tok: "Token", ctx: ParseContext, col: _Collector) -> bool:
-    """An address part states that the place before it is part of it; each step of a longer address is
-    its own fact (the reasoning rules chain them)."""
-    if not _address_part(tok):
+    """An address part states that the place before it is part of it (each step of a longer address is
+    its own fact; :meth:`_Collector.add` carries it along the rest of the address)."""
+    if _address_part(tok):
+        held = tok.head
+    elif _address_in(tok):
+        held = tok.head.head
+    else:
+        return False
+    if _two_countries(held, tok, ctx.vocabulary):
         return False
     col.guard = -1
-    col.add(_arg(tok.head, ctx, True), _PLACE_CHAIN, _arg(tok, ctx, False), BASE_SPECIFIC, {})
+    col.add(_arg(held, ctx, True), _PLACE_CHAIN, _arg(tok, ctx, False), BASE_SPECIFIC, {})
     return True
 
 
@@ -966,7 +1015,7 @@ def sentence_triples(sent: "Span", ctx: ParseContext) -> list[Triple]:
             _clause(tok, ctx, col)
         elif dep == "appos":
             _appositions(tok, ctx, col)
-        elif dep == "conj":
+        elif dep in ("conj", "pobj"):
             _address(tok, ctx, col)
         elif dep == "compound" and pos in ("NOUN", "PROPN"):
             _possessive_name(tok, ctx, col)

@@ -94,6 +94,15 @@ class Vocabulary:
     kept_modifiers: frozenset[str] = field(default=frozenset())
     #: (subject label, object label, property) -> the narrower property DBpedia states between such entities
     type_narrows: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: properties and surface predicates that hold of every part of an address (``along_addresses``)
+    along_addresses: frozenset[str] = field(default=frozenset())
+
+    def along_address(self, surface: str) -> bool:
+        """Whether what ``surface`` states of a place also holds of the places that contain it: "located in
+        Haputale, Sri Lanka" locates in Sri Lanka too."""
+        found = self.prose.get((surface, "entity"))
+        return surface in self.along_addresses or (found is not None and not found.inverse
+                                                   and found.predicate in self.along_addresses)
 
     def class_type(self, noun: str) -> str | None:
         """The entity type of a named subject defined as a ``noun`` (a lemma): PERSON, ORG, LOC, or None
@@ -184,7 +193,7 @@ def parse_vocabulary(text: str, source: str = "") -> Vocabulary:
     return Vocabulary(phrases, frozenset(symmetric), prose, frozenset(data.get("light") or ()), properties,
                       object_classes, frozenset(functional), class_types,
                       frozenset(str(m).lower() for m in data.get("kept_modifiers") or ()),
-                      type_narrows)
+                      type_narrows, frozenset(str(p) for p in data.get("along_addresses") or ()))
 
 
 def _type_narrows(specs, properties: frozenset[str], problems: list[str]) -> dict[tuple[str, str, str], str]:
