@@ -29,6 +29,9 @@ Dependencies beyond the design card, and why:
   is about 11x faster (700 vs 60 real news pages/s here) but keeps more boilerplate and reads no
   metadata; extraction at 60 pages/s per core is far from the pipeline's bottleneck, spaCy
   (bench/warc.py, docs/ingest.md#warc-files).
+- datasketch (MIT): MinHash signatures and LSH band parameters for near-duplicate documents (syndicated
+  news copies, docs/ingest.md#near-duplicate-documents); the reference implementation most dedup
+  pipelines use, rather than hand-written permutation hashing.
 """
 from setuptools import find_packages, setup
 
@@ -69,6 +72,8 @@ setup(
         # jusText (trafilatura's) imports lxml.html.clean, which lxml 5.2 moved out to lxml_html_clean; lxml's
         # html_clean extra that should bring it is missing from some lxml builds
         "lxml_html_clean>=0.4",
+        # datasketch: the well-kept MinHash/LSH library of the field; ingest marks syndicated news copies with it
+        "datasketch>=2.0",
     ],
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)

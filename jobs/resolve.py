@@ -403,7 +403,13 @@ def noisy_or_col(confidences: Column) -> Column:
 def edge_rows(triples: DataFrame, mention_entities: DataFrame, doc_times: DataFrame, k: int
               ) -> tuple[DataFrame, DataFrame]:
     """Partial ``edges`` rows of one batch, and the triples that could not become edges
-    (subject or entity object without an entity), as ``rejects`` rows."""
+    (subject or entity object without an entity), as ``rejects`` rows.
+
+    ``doc_times``: doc_id, ts and, where known, group_id (the document's near-duplicate group: its
+    ``duplicate_of``, else itself). A group counts once: for each edge, the group's document with the
+    most evidence sentences for it (then the group's representative, then the smallest doc_id) speaks
+    for the group; support, confidence, the evidence sample and evidence_count come from those
+    documents only. first_seen and last_seen span every sighting, copies included."""
     ent = mention_entities.select("mention_id", "entity_id")
     t = (triples.join(ent.withColumnRenamed("mention_id", "subject_mention_id")
                       .withColumnRenamed("entity_id", "subject_id"), "subject_mention_id", "left")
@@ -426,26 +432,38 @@ def edge_rows(triples: DataFrame, mention_entities: DataFrame, doc_times: DataFr
             .withColumn("object_id", F.when(is_entity, F.col("object_id")))
             .withColumn("object_literal", F.when(~is_entity, edge_literal_udf("object", "object_type")))
             .join(doc_times, "doc_id", "left"))
+    group_id = F.coalesce("group_id", "doc_id") if "group_id" in doc_times.columns else F.col("doc_id")
     edge_id = edge_id_udf("subject_id", "predicate", F.coalesce("object_id", "object_literal"), "object_type",
                              "qualifiers")
-    good = good.withColumn("edge_id", edge_id).withColumn("evidence", F.struct(
+    good = good.withColumn("edge_id", edge_id).withColumn("group_id", group_id).withColumn("evidence", F.struct(
         "doc_id", "sentence_index",
         F.least("subject_start", "object_start").cast("int").alias("start"),
         F.greatest("subject_end", "object_end").cast("int").alias("end"), "sentence_text"))
     # one piece of evidence per sentence: the best confidence of the patterns that fired there
-    per_sentence = (good.groupBy("edge_id", "doc_id", "sentence_index")
+    per_sentence = (good.groupBy("edge_id", "group_id", "doc_id", "sentence_index")
                     .agg(F.max("confidence").alias("confidence")))
-    confidence = per_sentence.groupBy("edge_id").agg(
-        F.count("*").alias("support_count"), noisy_or_col(F.collect_list("confidence")).alias("confidence"))
+    per_doc = per_sentence.groupBy("edge_id", "group_id", "doc_id").agg(
+        F.count("*").alias("n"), F.collect_list("confidence").alias("confidences"))
+    # one document per near-duplicate group speaks for it (see the docstring): its copies add nothing
+    speaker = F.min_by(F.struct("doc_id", "n", "confidences"),
+                       F.struct((-F.col("n")).alias("n"), (F.col("doc_id") != F.col("group_id")).alias("copy"),
+                                F.col("doc_id")))
+    counted = (per_doc.groupBy("edge_id", "group_id").agg(speaker.alias("s"))
+               .select("edge_id", F.col("s.doc_id").alias("doc_id"), F.col("s.n").alias("n"),
+                       F.col("s.confidences").alias("confidences")))
+    confidence = counted.groupBy("edge_id").agg(
+        F.sum("n").cast("long").alias("support_count"),
+        noisy_or_col(F.flatten(F.collect_list("confidences"))).alias("confidence"))
+    independent = good.join(counted.select("edge_id", "doc_id"), ["edge_id", "doc_id"], "left_semi")
     # the sample is taken per partial group first so a hot edge never holds all its evidence
+    evidence = independent.groupBy("edge_id").agg(bottom_k(F.collect_list("evidence"), k).alias("evidence"),
+                                                  F.count("*").alias("evidence_count"))
     rows = (good.groupBy("edge_id")
             .agg(F.first("subject_id").alias("subject_id"), F.first("predicate").alias("predicate"),
                  F.first("object_id").alias("object_id"), F.first("object_literal").alias("object_literal"),
                  F.first("object_type").alias("object_type"), F.first("qualifiers").alias("qualifiers"),
-                 F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"),
-                 bottom_k(F.collect_list("evidence"), k).alias("evidence"),
-                 F.count("*").alias("evidence_count"))
-            .join(confidence, "edge_id"))
+                 F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"))
+            .join(evidence, "edge_id").join(confidence, "edge_id"))
     return rows.select(spark_schema("edges").fieldNames()), rejects
 
 
@@ -515,10 +533,15 @@ def _moved(df: DataFrame, remap: DataFrame) -> DataFrame:
 
 
 def _batch_inputs(job: _Job) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame, DataFrame]:
-    """mentions, triples_raw, documents (doc_id, source_kind, title, ts), links and redirects of this batch."""
+    """mentions, triples_raw, documents (doc_id, source_kind, title, ts, group_id), links and redirects of this
+    batch."""
     read = job.read
     mentions, triples = read("mentions"), read("triples_raw")
-    documents = read("documents").select("doc_id", "source_kind", "title", F.col("source_timestamp").alias("ts"))
+    documents = read("documents")
+    # a document's near-duplicate group (documents v3; tables before it, and inputs without it: itself)
+    group_id = (F.coalesce("duplicate_of", "doc_id") if "duplicate_of" in documents.columns else F.col("doc_id"))
+    documents = documents.select("doc_id", "source_kind", "title", F.col("source_timestamp").alias("ts"),
+                                 group_id.alias("group_id"))
     links, redirects = read("links"), (read("redirects") if job.warehouse.exists("redirects")
                                        else job.spark.createDataFrame([], spark_schema("redirects")))
     if job.incremental:
@@ -666,7 +689,7 @@ def resolve(spark: SparkSession, warehouse: Warehouse, cfg: ResolveConfig, stagi
              for name in ("aliases", "entity_keys", "mention_entities", "entities", "edges")}
     job = _Job(spark, warehouse, cfg, staging, inputs, incremental, prior)
     mentions, triples, documents, links, redirects = _batch_inputs(job)
-    doc_times = documents.select("doc_id", "ts")
+    doc_times = documents.select("doc_id", "ts", "group_id")
     targets, links, anchored, aliases = _alias_table(job, mentions, documents, links, redirects)
     pages = resolve_titles(documents.where(F.col("source_kind") == "wiki"), "title", targets, "page")
     links_out, graph_edges, vertices = _same_as_graph(job, anchored, links, aliases,

@@ -25,6 +25,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class NearDuplicateConfig(_Section):
+    """``ingest.near_duplicates``: syndicated copies marked in ``documents.duplicate_of`` (ingest/duplicates.py)."""
+    enabled: bool = Field(True, description="find near-duplicate documents (MinHash/LSH over word shingles of "
+                                            "the text) and mark each copy with its group's representative")
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="documents whose estimated Jaccard similarity of "
+                                                              "shingle sets reaches this are near duplicates")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (signature length); the "
+                                                           "estimate's standard error is about "
+                                                           "sqrt(J(1-J)/num_perm)")
+    shingle: int = Field(5, ge=1, description="words per shingle (word n-grams of the normalised text)")
+    kinds: list[Literal["news", "wiki"]] = Field(default_factory=lambda: ["news"],
+                                                 description="source kinds compared (with each other): news "
+                                                             "stories are syndicated; wiki pages of a dump are "
+                                                             "distinct articles by construction")
+
+
 class IngestConfig(_Section):
     inputs: list[str] = Field(default_factory=lambda: [EMBEDDED_WIKI, EMBEDDED_NEWS],
                               description="dump files, WARC files, JSONL files or folders of text articles")
@@ -56,6 +72,7 @@ class IngestConfig(_Section):
     infobox_mappings: str = Field("embedded:infobox-mappings",
                                   description="infobox template and parameter mappings (YAML); embedded:infobox-"
                                               "mappings = kgpipe/data/infobox-mappings.yaml")
+    near_duplicates: NearDuplicateConfig = Field(default_factory=NearDuplicateConfig)
 
 
 class ExtractConfig(_Section):

@@ -69,6 +69,9 @@ def print_summary(manifest: RunManifest, warehouse: Warehouse) -> None:
                 reasons = sorted((row.get(f"{kind}_by_reason") or {}).items())
                 if reasons:
                     print(f"      {kind}: " + ", ".join(f"{reason} {n}" for reason, n in reasons))
+            if row.get("near_duplicates"):
+                print(f"      near duplicates: {row['near_duplicates']} of {row['documents']} documents "
+                      f"(share {row['duplicate_share']:.4f})")
             box = row.get("infobox_parameters") or {}
             if box.get("seen"):
                 print(f"      infobox parameters: seen {box['seen']} = facts {box['facts']} + unmapped "

@@ -10,9 +10,11 @@ on Dataflow or Flink unchanged (``--runner ... --setup_file ./setup.py``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
@@ -27,8 +29,9 @@ from apache_beam.portability.api import beam_provision_api_pb2
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
-from kgpipe.config import IngestConfig, load_config
+from kgpipe.config import IngestConfig, NearDuplicateConfig, load_config
 from kgpipe.datasets import resolve_inputs
+from kgpipe.ingest.duplicates import Sketch, Sketcher, candidate_pairs, representatives
 from kgpipe.ingest.infobox import load_mappings
 from kgpipe.ingest.inputs import InputSplit, plan_splits
 from kgpipe.ingest.process import DAMAGE_REASONS, OUTPUT_TABLES, STAGE, merge_stats, process_split
@@ -39,6 +42,8 @@ from schemas import arrow_schema
 
 log = logging.getLogger(__name__)
 STATS = "stats"
+#: the tag of a document's MinHash sketch, made by the worker that made the document (never written)
+SKETCH = "_near_duplicate_sketch"
 
 
 class AccountingError(RuntimeError):
@@ -50,6 +55,7 @@ class _ProcessSplitFn(beam.DoFn):
         self.cfg = cfg
         self.splits_done = Metrics.counter(STAGE, "splits")
         self.rows = {name: Metrics.counter(STAGE, name) for name in OUTPUT_TABLES}
+        self.sketcher = Sketcher(cfg.near_duplicates) if cfg.near_duplicates.enabled else None
 
     def process(self, split: InputSplit):
         started = time.monotonic()
@@ -61,7 +67,72 @@ class _ProcessSplitFn(beam.DoFn):
             else:
                 self.rows[tag].inc()
             yield tag, row
+            if tag == "documents" and self.sketcher is not None and self.sketcher.checks(row):
+                yield SKETCH, self.sketcher.sketch(row, split.path)
         self.splits_done.inc()
+
+
+def _bare(sketch: Sketch) -> Sketch:
+    """A sketch without signature and band keys: what grouping needs (id, input, order)."""
+    return dataclasses.replace(sketch, signature=b"", bands=())
+
+
+def _groups(pairs: list[tuple[Sketch, Sketch]]):
+    """All verified pairs -> (doc_id, representative doc_id) per copy, and a stats row per input that has copies."""
+    marks = representatives(pairs)
+    members = {s.doc_id: s for pair in pairs for s in pair}
+    for doc_id, rep in sorted(marks.items()):
+        yield "mark", (doc_id, rep.doc_id)
+    for path, n in sorted(Counter(members[doc_id].input for doc_id in marks).items()):
+        yield STATS, {"input": path, "near_duplicates": n}
+
+
+def _marked(element):
+    _, grouped = element
+    rep = next(iter(grouped["rep"]), None)
+    for row in grouped["doc"]:
+        yield "documents", {**row, "duplicate_of": rep}
+
+
+class MarkNearDuplicates(beam.PTransform):
+    """(table, row) elements with the documents' sketches -> the same elements without sketches, each
+    near-duplicate document with ``duplicate_of`` set, plus ``stats`` rows counting them per input.
+
+    Scales with workers except one step: the sketches are made where the documents are; LSH banding is a
+    GroupByKey on band keys; candidate pairs are verified by estimated Jaccard inside each bucket; the
+    verified pairs (their number grows with the copies, not with the documents) are joined into groups
+    in one place; the marks reach the documents through a CoGroupByKey on doc_id."""
+
+    def __init__(self, cfg: NearDuplicateConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, tagged):
+        kinds, threshold = tuple(self.cfg.kinds), self.cfg.threshold
+
+        def route(element, _n):
+            tag, row = element
+            return 0 if tag == SKETCH else 1 if tag == "documents" and row["source_kind"] in kinds else 2
+
+        sketches, docs, rest = tagged | "RouteNearDuplicates" >> beam.Partition(route, 3)
+        pairs = (sketches
+                 | "BandKeys" >> beam.FlatMap(lambda element: ((key, element[1]) for key in element[1].bands))
+                 | "Buckets" >> beam.GroupByKey()
+                 | "Verify" >> beam.FlatMap(lambda kv: candidate_pairs(list(kv[1]), threshold))
+                 # a pair found in several bands is one pair
+                 | "KeyPairs" >> beam.Map(lambda p: ((p[0].doc_id, p[1].doc_id), (_bare(p[0]), _bare(p[1]))))
+                 | "OnePairPerKey" >> beam.CombinePerKey(lambda same: next(iter(same)))
+                 | "Pairs" >> beam.Values())
+        groups = (pairs | "AllPairs" >> beam.combiners.ToList()
+                  | "Groups" >> beam.FlatMap(_groups))
+        marks = (groups | "Marks" >> beam.Filter(lambda element: element[0] == "mark")
+                 | "MarkPairs" >> beam.Map(lambda element: element[1]))
+        stats = groups | "DuplicateStats" >> beam.Filter(lambda element: element[0] == STATS)
+        marked = ({"doc": docs | "KeyDocs" >> beam.Map(lambda element: (element[1]["doc_id"], element[1])),
+                   "rep": marks}
+                  | "JoinMarks" >> beam.CoGroupByKey()
+                  | "Mark" >> beam.FlatMap(_marked))
+        return (rest, marked, stats) | "Rejoin" >> beam.Flatten()
 
 
 class IngestSplits(beam.PTransform):
@@ -72,9 +143,12 @@ class IngestSplits(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, splits):
-        return (splits
+        rows = (splits
                 | "Distribute" >> beam.Reshuffle()
                 | "ReadAndClean" >> beam.ParDo(_ProcessSplitFn(self.cfg)))
+        if self.cfg.near_duplicates.enabled:
+            rows = rows | "NearDuplicates" >> MarkNearDuplicates(self.cfg.near_duplicates)
+        return rows
 
 
 class _ParquetRowSink(fileio.FileSink):
@@ -218,6 +292,10 @@ def check_accounting(stats: list[dict], counts: dict[str, int]) -> None:
     infobox_rows = sum(row["infobox_rows"] for row in stats)
     if counts["infobox"] != infobox_rows:
         raise AccountingError(f"infobox: wrote {counts['infobox']} rows, workers reported {infobox_rows}")
+    for row in stats:
+        if not 0 <= row.get("near_duplicates", 0) <= row["documents"]:
+            raise AccountingError(f"{row['input']}: {row['near_duplicates']} near duplicates among "
+                                  f"{row['documents']} documents")
     for row in stats:   # every infobox parameter seen is a fact, unmapped, unlinked or unreadable
         box = row["infobox"]
         placed = sum(box.get(key, 0) for key in ("facts", "unmapped", "unlinked", "unreadable"))
@@ -242,7 +320,11 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
                                 "redirects": row["redirects"], "skipped_by_rule": sum(row["skipped"].values()),
                                 "rejects": sum(row["rejects"].values()), "skipped_by_reason": row["skipped"],
                                 "rejects_by_reason": row["rejects"], "links": row["links"],
-                                "infobox_parameters": row["infobox"]}
+                                "infobox_parameters": row["infobox"],
+                                # documents marked as copies (duplicate_of set), and their share of the documents
+                                "near_duplicates": row["near_duplicates"],
+                                "duplicate_share": round(row["near_duplicates"] / row["documents"], 4)
+                                if row["documents"] else 0.0}
                  for row in sorted(stats, key=lambda r: r["input"])}
     damaged = [path for path, row in per_input.items()
                if any(row["rejects_by_reason"].get(reason) for reason in DAMAGE_REASONS)]

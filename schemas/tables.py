@@ -69,7 +69,7 @@ TYPE_COUNT = pa.struct([("label", pa.string()), ("count", pa.int64())])
 QUALIFIERS = pa.map_(pa.string(), pa.string())
 
 _DEFINITIONS = [
-    TableSchema("documents", 2, "One cleaned article or news story per row.", (
+    TableSchema("documents", 3, "One cleaned article or news story per row.", (
         _key("doc_id", "sha256[:32] of source, native_id and revision_id: stable across reruns"),
         _c("source", pa.string(), "wiki database name (enwiki) or news:<site>", False),
         _c("source_kind", pa.string(), "'wiki' or 'news'", False),
@@ -86,6 +86,10 @@ _DEFINITIONS = [
         _c("paragraphs", pa.list_(PARAGRAPH), "paragraph spans in text: kind heading/text/list_item, "
                                               "enclosing section title and level"),
         _c("input_ref", pa.string(), "file and position the record was read from", False),
+        _c("duplicate_of", pa.string(), "doc_id of the earliest document of this one's near-duplicate group (a "
+                                        "syndicated copy: MinHash/LSH over word shingles of the text, "
+                                        "ingest.near_duplicates); null for a group's representative and unique "
+                                        "documents. New in version 3: null in older tables"),
     )),
     TableSchema("redirects", 1, "Wiki redirect pages: one title pointing to another.", (
         _c("source", pa.string(), "wiki database name", False),
@@ -191,12 +195,14 @@ _DEFINITIONS = [
         _c("object_literal", pa.string(), "literal object value, null for entities"),
         _c("object_type", pa.string(), "'entity' or the literal type", False),
         _c("qualifiers", QUALIFIERS, "qualifiers such as time=2011"),
-        _c("support_count", pa.int64(), "number of distinct evidence sentences", False),
+        _c("support_count", pa.int64(), "number of distinct evidence sentences (a near-duplicate group of "
+                                        "documents counts once: through its best-supporting document)", False),
         _c("confidence", pa.float64(), "noisy-or of evidence confidences", False),
         _c("first_seen", TIMESTAMP, "earliest evidence time"),
         _c("last_seen", TIMESTAMP, "latest evidence time"),
         _c("evidence", pa.list_(EVIDENCE), "bounded sample of the evidence"),
-        _c("evidence_count", pa.int64(), "total evidence rows, sampled or not", False),
+        _c("evidence_count", pa.int64(), "total evidence rows, sampled or not (of the documents counted "
+                                         "for their near-duplicate group)", False),
     )),
     TableSchema("aliases", 1, "Alias table: surface-form keys and the wiki titles they name, with the prior.", (
         _c("alias_key", pa.string(), "normalize_surface of an anchor text, title or redirect", False),

@@ -70,11 +70,13 @@ class SplitCounter:
         infobox = {key: getattr(self.infobox, key) for key in ("seen", "facts", "unmapped", "unlinked", "unreadable")}
         return {"input": self.path, "seen": self.seen, "documents": self.documents,
                 "redirects": self.redirects, "links": self.links, "infobox_rows": self.infobox_rows,
+                "near_duplicates": 0,
                 "skipped": dict(self.skipped), "rejects": dict(self.rejected), "infobox": infobox}
 
 
-#: per-input counts that add up, and counters (dicts) that merge key by key
-_SUMS = ("seen", "documents", "redirects", "links", "infobox_rows")
+#: per-input counts that add up, and counters (dicts) that merge key by key (near_duplicates: documents marked
+#: as copies, counted by the pipeline's near-duplicate step in stats rows of their own)
+_SUMS = ("seen", "documents", "redirects", "links", "infobox_rows", "near_duplicates")
 _COUNTERS = ("skipped", "rejects", "infobox")
 
 
@@ -84,10 +86,10 @@ def merge_stats(rows) -> Row:
     for row in rows:
         total["input"] = row.get("input", total.get("input"))
         for key in _SUMS:
-            total[key] += row[key]
+            total[key] += row.get(key, 0)
         for key in _COUNTERS:
             merged = Counter(total[key])
-            merged.update(row[key])
+            merged.update(row.get(key, {}))
             total[key] = dict(merged)
     return total
 
@@ -168,7 +170,7 @@ def _wiki_page_rows(chunk: PageChunk, site: SiteInfo, ref: str, out: _Emitter) -
         "revision_id": page.revision_id, "title": page.title, "author": None, "url": site.page_url(page.title),
         "namespace": page.namespace, "language": site.language or out.cfg.default_language,
         "source_timestamp": _timestamp(page.timestamp), "text": clean.text,
-        "paragraphs": _paragraph_rows(clean.paragraphs), "input_ref": ref}
+        "paragraphs": _paragraph_rows(clean.paragraphs), "input_ref": ref, "duplicate_of": None}
     for link in clean.links:
         count.links += 1
         yield "links", {"doc_id": doc_id, "anchor": link.anchor, "target_title": link.target,
@@ -257,7 +259,7 @@ def _article_rows(article: NewsArticle, ref: str, out: _Emitter) -> Iterator[Tag
         "revision_id": article.revision_id, "title": article.title, "author": article.author, "url": article.url,
         "namespace": 0, "language": article.language or out.cfg.default_language,
         "source_timestamp": article.published, "text": "\n\n".join(text_parts), "paragraphs": paragraphs,
-        "input_ref": ref}
+        "input_ref": ref, "duplicate_of": None}   # duplicate_of: set by the pipeline's near-duplicate step
 
 
 def _jsonl_rows(split: InputSplit, out: _Emitter) -> Iterator[Tagged]:
