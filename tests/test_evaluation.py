@@ -1,7 +1,6 @@
 """Evaluation: CoNLL/IOB decoding, NER and RE scoring arithmetic, matching protocols, real dev files."""
 from __future__ import annotations
 
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -159,6 +158,14 @@ def test_string_normalisation_containment_and_jaccard():
     # {abilene, regional, airport} vs {texas, regional, hospital}: 1/5 -> no match
     assert not relations.strings_match("Abilene Regional Airport", "Texas Regional Hospital")
     assert not relations.strings_match("", "Texas") and not relations.strings_match("...", "...")
+
+
+def test_dates_match_by_value():
+    # WebNLG writes dates as xsd:date literals; sentences write them out
+    assert relations.strings_match("February 4, 1981", '"1981-02-04"')
+    assert relations.strings_match("2 September 1995", "1995-09-02")
+    assert not relations.strings_match("1981", "1981-02-04")                 # another precision: no value
+    assert not relations.strings_match("February 5, 1981", "1981-02-04")
 
 
 def test_pair_match_either_order():

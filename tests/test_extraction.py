@@ -724,6 +724,27 @@ def test_what_lies_at_an_address_lies_in_each_of_its_places(nlp):
     assert not any(s.casefold() == o.casefold() for s, _, o in facts)        # Athens is no relation of Athens
 
 
+def test_what_an_object_is_and_what_is_counted_decide_the_property(nlp):
+    # sentences of WebNLG's train split
+    text = ("Aaron Turner performs black metal music. Allen Forrest plays pop music. "
+            "Aleksander Barkov played in the National Hockey League. Abdulsalami Abubakar served in the Nigerian Army. "
+            "The United States Army was involved in the American Revolutionary War. "
+            "Black Pirate, also known as Jon Valor, was created by Sheldon Moldoff. "
+            "The Atatürk Monument is made of bronze. A.F.C. Blackpool has 1500 members. "
+            "The ALCO RS-3 has a four-stroke engine. Elliot See was born on July 23, 1927 in Dallas. "
+            "Marie Curie plays the piano. Lincoln moved to Illinois in 1830.")
+    facts = _facts(run(nlp, [DocumentInput("cls-2", text, ((0, len(text)),))]))
+    assert {("Aaron Turner", "genre", "black metal music"), ("Allen Forrest", "genre", "pop music"),
+            ("Aleksander Barkov", "league", "the National Hockey League"),
+            ("Abdulsalami Abubakar", "militaryBranch", "the Nigerian Army"),
+            ("The United States Army", "battle", "the American Revolutionary War"),
+            ("Black Pirate", "alternativeName", "Jon Valor"), ("The Atatürk Monument", "material", "bronze"),
+            ("A.F.C. Blackpool", "numberOfMembers", "1500 members"), ("RS-3", "engine", "four-stroke engine"),
+            ("Elliot See", "birthDate", "July 23, 1927"), ("Elliot See", "birthPlace", "Dallas")} <= facts
+    assert ("Marie Curie", "play", "piano") in facts              # an instrument is no style of music
+    assert not any(o == "1830" for _, _, o in facts)              # a move's date is its time, no fact
+
+
 def test_a_relative_clause_on_the_class_noun_is_about_the_subject(nlp):
     text = ("Marsyas was a satyr who challenged Apollo to a contest of music. "        # the article Apollo
             "Buzz Aldrin was an American, who was born in Glen Ridge. "

@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from kgpipe.config import ExtractConfig
+from kgpipe.dates import date_at
 from kgpipe.evaluate.scores import prf
 from kgpipe.extract.documents import DocumentInput, extract_documents
 from kgpipe.extract.nlp import load_nlp
@@ -145,8 +146,19 @@ def _contains(longer: Sequence[str], shorter: Sequence[str]) -> bool:
     return any(tuple(longer[i:i + n]) == tuple(shorter) for i in range(len(longer) - n + 1))
 
 
+def _whole_date(text: str) -> str | None:
+    """The ISO value of ``text`` when all of it is one written date ("February 4, 1981", "1981-02-04")."""
+    text = text.strip().strip("\"'").strip()
+    found = date_at(text)
+    return found[0] if found and found[1] == len(text) else None
+
+
 def strings_match(a: str, b: str, jaccard: float = 0.5) -> bool:
-    """Token containment (either way) or token-set Jaccard >= ``jaccard``."""
+    """Token containment (either way) or token-set Jaccard >= ``jaccard``; two dates match when their values
+    are equal ("February 4, 1981" is 1981-02-04, as the resolve stage writes it; "1981" is not)."""
+    da, db = _whole_date(a), _whole_date(b)
+    if da is not None and db is not None:
+        return da == db
     ta, tb = match_tokens(a), match_tokens(b)
     if not ta or not tb:
         return False

@@ -385,6 +385,13 @@ def _rel_antecedent(pron: "Token") -> "Token | None":
     "Austria, the leader of which is ...")."""
     v = pron.head
     for _ in range(6):
+        if v.dep_ == "relcl" and v.head.pos_ in ("VERB", "AUX"):
+            # a relative clause hangs off a noun: on a verb it is a misparse ("died in Russia which is led
+            # by ..."), and the noun just before the pronoun is what it stands for
+            before = pron.doc[pron.i - 1] if pron.i > 0 else None
+            if before is not None and before.is_punct and before.i > 0:
+                before = pron.doc[before.i - 1]
+            return before if before is not None and before.pos_ in ("NOUN", "PROPN") else None
         if v.dep_ == "relcl":
             return v.head
         if v.head.i == v.i or not (v.dep_ == "conj" or v.dep_ in ("prep", "pobj", "poss")
@@ -750,10 +757,13 @@ def _passive_agent_triples(subj_toks: list["Token"], agents: list["Token"], lemm
 
 def _verb_object_triples(sa: _Arg, verb_pred: str, objects: list[tuple[str, "Token", float]],
                          out: _Emit) -> None:
+    vocabulary = out.ctx.vocabulary
     for suffix, o, base in objects:
         pred = f"{verb_pred} {suffix}".strip()
         if verb_pred == "be":
             base = min(base, BASE_VAGUE)  # "X is in Y": vaguer than a content verb
+        elif not suffix and vocabulary is not None and vocabulary.maps(f"{pred} {o.lemma_.lower()}"):
+            pred = f"{pred} {o.lemma_.lower()}"   # "has 1500 members", "has a V12 engine": what it has says which
         out.add_object(sa, pred, o, base)
 
 
@@ -816,6 +826,15 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
     prts = [c.lower_ for c in v.children if c.dep_ == "prt"]
     parts = _clause_parts(v, ctx, passive)
     qualifiers, objects = _time_qualifier(parts, ctx)
+    # without an agent a passive keeps its participle: "born in", not "bear in"
+    verb_pred = " ".join([v.lower_ if passive else v.lemma_.lower()] + prts)
+    if ctx.vocabulary is not None and not any(suffix == "" for suffix, _, _ in objects):
+        # "was born on July 23, 1927 in Dallas": the date of a verb whose date is a property (birthDate) is a
+        # fact of its own, besides the time of the clause's other facts; with a direct object the date is the
+        # object's ("Jobs founded Apple in 1976")
+        objects = [*objects, *((prep, o, BASE_SPECIFIC) for prep, o, base in parts.objects
+                               if base < 0 and (prep, o, BASE_SPECIFIC) not in objects
+                               and ctx.vocabulary.canonical(f"{verb_pred} {prep}", "date") is not None)]
     place = _where_clause_place(v)
     if place is not None and not parts.attrs and not any(suffix == "" for suffix, _, _ in objects):
         # a verb without an object in a "where" clause happens in the place: "the town where he was born"
@@ -824,8 +843,6 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
     inverse = _inverse_subjects(v, subj_toks, parts.attrs, ctx)
     if passive and parts.agents:
         _passive_agent_triples(subj_toks, parts.agents, " ".join([v.lemma_.lower()] + prts), out)
-    # without an agent a passive keeps its participle: "born in", not "bear in"
-    verb_pred = " ".join([v.lower_ if passive else v.lemma_.lower()] + prts)
     attr_pairs = _attribute_pairs(parts.attrs, ctx)
     for t in subj_toks:
         sa = None if t in inverse else _arg(t, ctx, True)

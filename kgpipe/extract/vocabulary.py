@@ -36,6 +36,8 @@ class Canonical:
 
 #: the types a class noun can give a named subject (``class_types``); other nouns give MISC
 CLASS_ENTITY_TYPES = ("PERSON", "ORG", "LOC")
+#: object kinds whose class can narrow a property: entities and noun phrases ("plays pop music": genre)
+NARROWED_KINDS = ("entity", "string")
 #: where the names of an object class come from (``source:`` in the vocabulary's ``object_classes``)
 NAME_SOURCES = ("iso3166", "iso639-1")
 
@@ -121,7 +123,7 @@ class Vocabulary:
         country is ``country``), then with the entity labels of subject and object where DBpedia states
         a narrower property between such entities ("Abilene is in Texas", two GPEs, is ``isPartOf``)."""
         found = self.prose.get((surface, object_type))
-        if object_text is None or object_type != "entity" or (found is not None and found.inverse):
+        if object_text is None or object_type not in NARROWED_KINDS or (found is not None and found.inverse):
             return found
         keys = (found.predicate, surface) if found else (surface,)
         for object_class in self.object_classes:
