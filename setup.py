@@ -88,8 +88,12 @@ setup(
         # jsonschema, which it brings, for the SparkApplication schema); dockerfile-parse: reads the
         # Dockerfiles in tests/test_k8s.py the way build tools do; jinja2 (already there with torch):
         # renders the Airflow DAG's command templates in tests/test_airflow.py
+        # schemathesis: fuzzes the running service against its OpenAPI document (tests/test_contract.py: every
+        # status, media type and body documented, no 5xx); hypothesis (which it brings too): damaged dumps,
+        # wikitext and JSONL for the ingest readers (tests/test_readers_fuzz.py)
         "dev": ["pytest>=8", "chispa>=0.9", "rdflib>=7", "httpx2>=2.16", "selenium>=4.20",
-                "kubernetes-validate>=1.30", "dockerfile-parse>=2.0", "jinja2>=3.1"],
+                "kubernetes-validate>=1.30", "dockerfile-parse>=2.0", "jinja2>=3.1",
+                "schemathesis>=4.32,<5", "hypothesis>=6.100"],
         # textacy: the textacy_svo relation-extraction baseline in kgpipe.evaluate.relations
         "eval": ["textacy>=0.13"],
         # PyKEEN: the reference library that bench/train.py runs beside kgpipe's trainer

@@ -185,6 +185,13 @@ def test_two_different_keys_in_the_two_headers_are_401(client):
     # another scheme in Authorization (a proxy's Basic credentials) is not a key: X-API-Key decides
     assert client.get("/relations", headers={"X-API-Key": ENV_KEY, "Authorization": "Basic Zm9vOmJhcg=="}
                       ).status_code == 200
+    # a credential that is there but broken is not passed over for the other header's valid key
+    for headers, detail in (({"X-API-Key": ENV_KEY, "Authorization": "Bearer"}, "Authorization: Bearer without"),
+                            ({"X-API-Key": ENV_KEY, "Authorization": "s3cret"}, "is not 'Bearer KEY'"),
+                            ({"X-API-Key": ENV_KEY, "Authorization": "Digest x=1"}, "is not 'Bearer KEY'"),
+                            ({"X-API-Key": "", **BEARER}, "empty X-API-Key")):
+        refused = client.get("/relations", headers=headers)
+        assert refused.status_code == 401 and detail in refused.json()["detail"], headers
 
 
 def test_rate_limit_per_key_is_429_with_retry_after(tmp_path):
@@ -296,8 +303,12 @@ def test_limits_are_422(client, fake_qa):
     for params in ({"q": "paris", "k": 0}, {"q": "paris", "k": 21}, {"q": "paris", "k": "many"}, {"q": ""},
                    {"q": "x" * 201}, {}):
         assert client.get("/entities", params=params, headers=BEARER).status_code == 422, params
-    symbols = client.get("/entities", params={"q": "?!"}, headers=BEARER)
-    assert symbols.status_code == 422 and "no letters or digits" in symbols.json()["detail"]
+    symbols = client.get("/entities", params={"q": "?!"}, headers=BEARER)   # schema-valid: nothing matches it
+    assert symbols.status_code == 200 and symbols.json()["results"] == []
+    too_many = client.get("/entities", params={"q": "paris", "k": 21}, headers=BEARER).json()
+    assert too_many["detail"] == "query k: Input should be less than or equal to 20"
+    assert too_many["errors"] == [{"loc": ["query", "k"], "msg": "Input should be less than or equal to 20",
+                                   "type": "less_than_equal"}]
     assert client.get("/entities/e:curie/similar", params={"k": 21}, headers=BEARER).status_code == 422
     assert client.get("/predict", params={"head": "e:curie"}, headers=BEARER).status_code == 422
     assert client.post("/ask", json={"question": "x" * 51}, headers=BEARER).status_code == 422

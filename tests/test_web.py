@@ -11,20 +11,16 @@ Needs `chromium` and `chromium-driver` (apt; `bash infra/setup.sh --dev` install
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import socket
-import threading
-import time
 import types
-import urllib.request
 
 import pytest
 
 from kgpipe.config import ServeConfig
 from kgpipe.serve import kg as knowledge_graph
 from kgpipe.serve.api import create_app
+from tests.loopback import serving
 from tests.test_store import make_bundle
 
 KEY = "web-test-key"
@@ -83,34 +79,12 @@ def fake_qa():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_qa):
     """The real FastAPI app under uvicorn on a free loopback port; yields the base URL."""
-    import uvicorn
-
     root = tmp_path_factory.mktemp("web")
     make_bundle(root)
     app = create_app(ServeConfig(api_keys=[hashlib.sha256(KEY.encode()).hexdigest()], reload_check_seconds=0,
                                  log_level="warning"), root, environ={})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))      # the port is ours from here on: no race with other test runs
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if json.load(response)["status"] == "ready":
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("the service did not become ready")
-        time.sleep(0.1)
-    yield base
-    uv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

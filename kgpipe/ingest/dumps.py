@@ -439,7 +439,11 @@ def parse_siteinfo(header: bytes, file_name: str = "") -> SiteInfo:
                 base_url = item.text.strip().rsplit("/", 1)[0] + "/"
             elif tag == "namespaces":
                 for ns in item:
-                    key = int(ns.get("key", "0"))
+                    try:
+                        key = int(ns.get("key", "0"))
+                    except ValueError:   # a damaged header: the input is unreadable, as for any other damage
+                        raise InputError(f"malformed dump header: namespace key {ns.get('key')!r} is not an "
+                                         f"integer") from None
                     if ns.text:
                         names[key] = (ns.text.strip(),)
     # canonical names (File:, Category:) are recognised on every wiki in addition to these

@@ -13,6 +13,10 @@ from urllib.parse import urlparse
 from kgpipe.ingest.dumps import RecordError, decode_record, iter_decompressed
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
+#: a JSON escape of a UTF-16 surrogate: only lines with one can decode to strings UTF-8 cannot hold
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+#: the fields of a JSONL record that end up in rows
+_FIELDS = ("text", "url", "source", "id", "title", "author", "language", "lang", "published", "published_at", "date")
 _SPACES = re.compile(r"\s+")
 
 
@@ -36,17 +40,18 @@ def split_paragraphs(text: str) -> tuple[str, ...]:
 
 
 def parse_time(value) -> datetime | None:
-    """ISO 8601 strings (a trailing Z allowed) or epoch seconds, as aware UTC datetimes."""
+    """ISO 8601 strings (a trailing Z allowed) or epoch seconds, as aware UTC datetimes; None for anything else,
+    and for times a datetime cannot hold (NaN, 1e20 seconds, year 1 at +05:00 is year 0 in UTC)."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        if isinstance(value, str):
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
     return None
 
 
@@ -54,14 +59,32 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _string(obj: dict, *keys: str) -> str | None:
+    """The first of these fields that holds a non-empty string; a value of another JSON type counts as absent."""
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _hostname(url: str | None) -> str | None:
+    try:
+        return urlparse(url).hostname if url else None
+    except ValueError:   # "http://[bad": an unclosed IPv6 bracket
+        return None
+
+
 def article_from_json(line: bytes, fallback_source: str) -> NewsArticle:
     raw = decode_record(line, "line")
     try:
         obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise RecordError("invalid_json", f"line is not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordError("invalid_json", f"line is JSON {type(obj).__name__}, not an object")
+    if _SURROGATE_ESCAPE.search(raw):
+        _check_unicode(obj)
     text = obj.get("text")
     if not isinstance(text, str):
         raise RecordError("missing_text", "record has no 'text' string")
@@ -69,7 +92,7 @@ def article_from_json(line: bytes, fallback_source: str) -> NewsArticle:
     if not paragraphs:
         raise RecordError("empty_text", "record's text is empty")
     url = obj.get("url") if isinstance(obj.get("url"), str) else None
-    site = obj.get("source") or (urlparse(url).hostname if url else None) or fallback_source
+    site = _string(obj, "source") or _hostname(url) or fallback_source
     published_raw = obj.get("published") or obj.get("published_at") or obj.get("date")
     native_id = obj.get("id") if obj.get("id") not in (None, "") else (url or content_hash(text))
     title, author = obj.get("title"), obj.get("author")
@@ -77,8 +100,22 @@ def article_from_json(line: bytes, fallback_source: str) -> NewsArticle:
         source=f"news:{site}", native_id=str(native_id),
         revision_id=str(published_raw) if published_raw else content_hash(text),
         title=title.strip() if isinstance(title, str) else None, url=url,
-        published=parse_time(published_raw), language=obj.get("language") or obj.get("lang"),
+        published=parse_time(published_raw), language=_string(obj, "language", "lang"),
         paragraphs=paragraphs, author=(author.strip() or None) if isinstance(author, str) else None)
+
+
+def _check_unicode(obj: dict) -> None:
+    """JSON may escape half of a surrogate pair (``"\\ud83d"``: an emoji cut in two), which decodes to a string
+    no UTF-8 file can hold: a record with one in a field it uses is bad UTF-8 like any other, not a crash when
+    the table is written."""
+    for name in _FIELDS:
+        value = obj.get(name)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise RecordError("invalid_utf8", f"the record's {name!r} holds an unpaired surrogate "
+                                                  f"(\\u{ord(value[exc.start]):04x}, escaped in the JSON)") from None
 
 
 def iter_jsonl_lines(path: str, codec: str, start: int, end: int | None) -> Iterator[tuple[int, bytes]]:

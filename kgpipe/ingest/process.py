@@ -118,7 +118,7 @@ def _timestamp(value: str | None) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):   # OverflowError: a time UTC cannot hold (year 1 at +05:00)
         return None
 
 

@@ -50,6 +50,7 @@ import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
 from kgpipe import __version__
@@ -62,7 +63,7 @@ from kgpipe.serve.api.auth import (
     AuthConfigError,
     configured_keys,
 )
-from kgpipe.serve.api.deps import not_found, route_deps
+from kgpipe.serve.api.deps import Unprocessable, invalid_request, not_found, route_deps, unprocessable
 from kgpipe.serve.api.limits import BodyLimitMiddleware
 from kgpipe.serve.api.routes import embeddings, graph, operations, questions
 from kgpipe.serve.api.state import GraphHolder
@@ -104,9 +105,13 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
         title="kgpipe", version=__version__, lifespan=_lifespan(settings, holder),
         description="Knowledge graph built from Wikipedia and news: entity search, entity cards with "
                     "provenance, similar entities, link prediction, recommendations and question answering. "
-                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY` (not two different "
-                    "keys); `/admin/*` needs a key with the admin scope. Each key has a rate limit (429 with "
-                    "`Retry-After`); request bodies are limited in size (413).")
+                    "Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY`. Neither header wins: "
+                    "with both, they must carry the same key; two different keys, an empty `X-API-Key`, or an "
+                    "`Authorization` header that is neither `Bearer KEY` nor a proxy's `Basic` credentials "
+                    "(which are ignored) is a 401, even beside a valid key. `/admin/*` needs a key with the "
+                    "admin scope. Each key has a rate limit (429 with `Retry-After`); request bodies are "
+                    "limited in size (413). Every error answer is JSON `{\"detail\": \"...\"}`; a 422 adds "
+                    "`errors`, one item per field.")
     app.state.graph = holder
     app.state.metrics = metrics
     app.state.settings = settings
@@ -114,6 +119,8 @@ def create_app(config: Config | ServeConfig | None, warehouse: str | os.PathLike
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(Unprocessable, unprocessable)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     # this order is the order of the routes and of the OpenAPI document's paths
     deps = route_deps(settings, holder, keys, insecure_no_auth)

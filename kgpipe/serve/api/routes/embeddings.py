@@ -11,14 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kgpipe.serve.api.deps import MAX_ID_CHARS, EntityId, RouteDeps, json_response
+from kgpipe.serve.api.deps import MAX_ID_CHARS, EntityId, RouteDeps, json_response, with_errors
 
 IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)]
 
 
 def add_routes(router: APIRouter, deps: RouteDeps) -> None:
     Graph, K = deps.graph, deps.k
-    get = partial(router.get, tags=["embeddings"], **deps.read)   # every route here needs a read key
+    # every route here needs a read key and the loaded graph (503 before), names an entity (404 when unknown)
+    # and takes parameters (422)
+    get = partial(router.get, tags=["embeddings"], **with_errors(deps.read, 404, 422, 503))
 
     @get("/entities/{entity_id}/similar", summary="nearest entities in embedding space")
     async def similar(kg: Graph, entity_id: EntityId, k: K = 10):

@@ -6,14 +6,26 @@
 # no ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time (routes/__init__)
 from functools import partial
 
-from fastapi import APIRouter, HTTPException, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kgpipe.config import ServeConfig
-from kgpipe.serve.api.deps import RouteDeps, with_body
+from kgpipe.serve.api.deps import ErrorBody, RouteDeps, as_json, with_body, with_errors
 from kgpipe.serve.api.state import GraphHolder
 from kgpipe.serve.api.telemetry import ServiceMetrics
+
+
+class NotReadyBody(ErrorBody):
+    """``/readyz`` before a bundle is loaded: ``state`` is ``loading`` until the first load ends, then
+    ``failed`` (``detail``: the reason)."""
+    status: str
+    state: str
+
+
+#: /metrics answers in Prometheus' text format, documented as such (not as JSON)
+_METRICS_OK = {200: {"description": "Prometheus text exposition format",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
 def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, metrics: ServiceMetrics,
@@ -26,7 +38,8 @@ def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, me
     async def healthz():
         return {"status": "ok"}
 
-    @get("/readyz", summary="a bundle is loaded (503 before)")
+    @get("/readyz", summary="a bundle is loaded (503 before)",
+         responses={503: {"model": NotReadyBody, "description": "no bundle loaded yet, or the load failed"}})
     async def readyz():
         kg = holder.kg
         if kg is None:
@@ -35,11 +48,15 @@ def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, me
                                  "detail": holder.last_error or "loading the index bundle"}, status_code=503)
         return {"status": "ready", "version": kg.version}
 
-    @get("/metrics", summary="Prometheus metrics", **({} if settings.public_metrics else deps.read))
-    def prometheus():
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    keyed = {} if settings.public_metrics else deps.read
 
-    @post("/admin/reload", **with_body(deps.admin), summary="load the bundle indexes/CURRENT names now")
+    @get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
+         **{**keyed, "responses": {**as_json(keyed.get("responses", {})), **_METRICS_OK}})
+    def prometheus():
+        return PlainTextResponse(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @post("/admin/reload", **with_errors(with_body(deps.admin), 503),
+          summary="load the bundle indexes/CURRENT names now")
     def reload():
         try:
             return holder.reload(force=True)
@@ -47,6 +64,6 @@ def add_routes(router: APIRouter, settings: ServeConfig, holder: GraphHolder, me
             current = holder.kg.version if holder.kg is not None else None
             raise HTTPException(503, f"reload failed: {exc}; still serving {current or 'nothing'}") from None
 
-    @get("/info", **deps.read, summary="the loaded bundle")
+    @get("/info", **with_errors(deps.read, 503), summary="the loaded bundle")
     def info(kg: Graph):
         return kg.info()
