@@ -745,6 +745,20 @@ def test_what_an_object_is_and_what_is_counted_decide_the_property(nlp):
     assert not any(o == "1830" for _, _, o in facts)              # a move's date is its time, no fact
 
 
+def test_names_behind_class_nouns_possessives_and_misattached_clauses(nlp):
+    # sentences of WebNLG's train split
+    text = ("Ahmad Kadhim Assad played for the club PAS Tehran F.C. "
+            "Aleksandre Guruli's club is Olympique Lyonnais. "
+            "Aleksandr Chumakov died in Russia which is led by Vladimir Putin. "
+            "Adam Koc is from Poland, where Polish is spoken and where Kashubians are an ethnic group.")
+    facts = _facts(run(nlp, [DocumentInput("cls-3", text, ((0, len(text)),))]))
+    assert {("Ahmad Kadhim Assad", "club", "PAS Tehran F.C."), ("Russia", "leader", "Vladimir Putin"),
+            ("Poland", "ethnicGroup", "Kashubians")} <= facts
+    assert any(s.endswith("Guruli") and (p, o) == ("club", "Olympique Lyonnais") for s, p, o in facts)
+    assert not any(s.endswith("'s") for s, _, _ in facts)
+    assert not any(o == "died" for _, _, o in facts)
+
+
 def test_a_relative_clause_on_the_class_noun_is_about_the_subject(nlp):
     text = ("Marsyas was a satyr who challenged Apollo to a contest of music. "        # the article Apollo
             "Buzz Aldrin was an American, who was born in Glen Ridge. "

@@ -345,6 +345,8 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
             kind = LITERAL_KINDS[ent.label_]
     elif ent is not None:
         s, e = ent.start, ent.end
+        if e - s > 1 and doc[e - 1].tag_ == "POS":
+            e -= 1   # "Aleksandre Guruli's" as one entity: the possessive ending is no part of the name
         kind = LITERAL_KINDS.get(ent.label_, "entity")
         factor = ARG_ENTITY if kind == "entity" else ARG_LITERAL
     else:
@@ -532,8 +534,17 @@ def _prep_objects(p: "Token") -> list["Token"]:
     out = []
     for c in p.children:
         if c.dep_ == "pobj":
-            out.extend(_with_conj(c))
+            out.extend(_class_named(o) for o in _with_conj(c))
     return out
+
+
+def _class_named(tok: "Token") -> "Token":
+    """"the club PAS Tehran F.C.", "the dish Bandeja paisa": a common noun right before a name it is the class
+    of stands for the name."""
+    if tok.pos_ != "NOUN" or tok.ent_type_:
+        return tok
+    return next((c for c in tok.rights if c.dep_ == "appos" and c.pos_ == "PROPN" and c.left_edge.i == tok.i + 1),
+                tok)
 
 
 def _is_time(tok: "Token", ctx: ParseContext) -> bool:
@@ -610,9 +621,12 @@ def _where_clause_place(v: "Token") -> "Token | None":
     in France where the leader is ..." (the parser may hang the clause on the verb, but "where" means the
     place named just before it)."""
     where = next((c for c in v.children if c.dep_ == "advmod" and c.lower_ == "where"), None)
-    if where is None and v.dep_ == "conj" and v.head.i != v.i and v.head.pos_ in ("VERB", "AUX"):
-        # "Mexico, where Spanish is spoken and the leader is Enrique Pena Nieto": both clauses are the place's
-        return _where_clause_place(v.head)
+    if v.dep_ == "conj" and v.head.i != v.i and v.head.pos_ in ("VERB", "AUX"):
+        # "Mexico, where Spanish is spoken and (where) the leader is Enrique Pena Nieto": both clauses are the
+        # place's
+        place = _where_clause_place(v.head)
+        if place is not None or where is None:
+            return place
     if where is None or v.dep_ not in ("relcl", "advcl"):
         return None
     if v.dep_ == "relcl":
@@ -721,7 +735,7 @@ def _clause_parts(v: "Token", ctx: ParseContext, passive: bool) -> _ClauseParts:
             parts.objects.extend(_passive_predicatives(c, ctx))
         elif dep in ("dobj", "oprd"):
             for o in _with_conj(c):
-                parts.objects.extend(_extended_objects("", _resolve_rel(o), ctx))
+                parts.objects.extend(_extended_objects("", _class_named(_resolve_rel(o)), ctx))
         elif dep in ("attr", "acomp"):
             parts.attrs.extend(_with_conj(c))
     return parts
@@ -828,7 +842,7 @@ def _clause(v: "Token", ctx: ParseContext, col: _Collector) -> None:
     qualifiers, objects = _time_qualifier(parts, ctx)
     # without an agent a passive keeps its participle: "born in", not "bear in"
     verb_pred = " ".join([v.lower_ if passive else v.lemma_.lower()] + prts)
-    if ctx.vocabulary is not None and not any(suffix == "" for suffix, _, _ in objects):
+    if ctx.vocabulary is not None and not any(c.dep_ == "dobj" for c in v.children):
         # "was born on July 23, 1927 in Dallas": the date of a verb whose date is a property (birthDate) is a
         # fact of its own, besides the time of the clause's other facts; with a direct object the date is the
         # object's ("Jobs founded Apple in 1976")
