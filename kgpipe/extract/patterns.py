@@ -345,8 +345,6 @@ def _arg(tok: "Token", ctx: ParseContext, subject: bool) -> _Arg | None:
             kind = LITERAL_KINDS[ent.label_]
     elif ent is not None:
         s, e = ent.start, ent.end
-        if e - s > 1 and doc[e - 1].tag_ == "POS":
-            e -= 1   # "Aleksandre Guruli's" as one entity: the possessive ending is no part of the name
         kind = LITERAL_KINDS.get(ent.label_, "entity")
         factor = ARG_ENTITY if kind == "entity" else ARG_LITERAL
     else:
