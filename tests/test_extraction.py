@@ -732,7 +732,8 @@ def test_what_an_object_is_and_what_is_counted_decide_the_property(nlp):
             "Black Pirate, also known as Jon Valor, was created by Sheldon Moldoff. "
             "The Atatürk Monument is made of bronze. A.F.C. Blackpool has 1500 members. "
             "The ALCO RS-3 has a four-stroke engine. Elliot See was born on July 23, 1927 in Dallas. "
-            "Marie Curie plays the piano. Lincoln moved to Illinois in 1830.")
+            "Marie Curie plays the piano. Lincoln moved to Illinois in 1830. "
+            "The Aston Martin V8 has a 5.3 litre engine.")
     facts = _facts(run(nlp, [DocumentInput("cls-2", text, ((0, len(text)),))]))
     assert {("Aaron Turner", "genre", "black metal music"), ("Allen Forrest", "genre", "pop music"),
             ("Aleksander Barkov", "league", "the National Hockey League"),
@@ -740,7 +741,8 @@ def test_what_an_object_is_and_what_is_counted_decide_the_property(nlp):
             ("The United States Army", "battle", "the American Revolutionary War"),
             ("Black Pirate", "alternativeName", "Jon Valor"), ("The Atatürk Monument", "material", "bronze"),
             ("A.F.C. Blackpool", "numberOfMembers", "1500 members"), ("RS-3", "engine", "four-stroke engine"),
-            ("Elliot See", "birthDate", "July 23, 1927"), ("Elliot See", "birthPlace", "Dallas")} <= facts
+            ("Elliot See", "birthDate", "July 23, 1927"), ("Elliot See", "birthPlace", "Dallas"),
+            ("Aston Martin V8", "engine", "5.3 litre engine")} <= facts
     assert ("Marie Curie", "play", "piano") in facts              # an instrument is no style of music
     assert not any(o == "1830" for _, _, o in facts)              # a move's date is its time, no fact
 
