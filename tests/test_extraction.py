@@ -803,6 +803,8 @@ def test_object_classes_of_a_vocabulary_file():
     assert vocabulary.canonical("located in", "entity", "Graz").predicate == "location"
     assert vocabulary.canonical("come from", "entity", "Spain").predicate == "country"       # a surface
     assert vocabulary.canonical("come from", "entity", "Graz") is None
+    assert vocabulary.canonical("come from", "entity", "Spain", subject_text="Graz").predicate == "country"
+    assert vocabulary.canonical("come from", "entity", "Spain", subject_text="Ruritania") is None  # no country's
     assert vocabulary.canonical("member of", "entity", "Labour Party").predicate == "party"
     assert vocabulary.canonical("located in", "string", "Spain") is None      # entity objects only
     with pytest.raises(VocabularyError, match="unknown source"):

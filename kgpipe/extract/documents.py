@@ -444,7 +444,7 @@ def _add_triples(piece: _Piece, sentence: _Sentence, sent: "Span", ctx: ParseCon
 def canonical_triple(t: Triple, vocabulary: Vocabulary, labels: tuple[str, str] | None = None) -> tuple[Triple, str]:
     """The triple with its canonical predicate, turned round where the surface runs the other way, and its
     surface predicate; ``labels``: the entity labels of its subject and object."""
-    canonical = vocabulary.canonical(t.predicate, t.object_type, t.object, labels)
+    canonical = vocabulary.canonical(t.predicate, t.object_type, t.object, labels, t.subject)
     if canonical is None:
         return t, t.predicate
     if canonical.inverse:

@@ -117,10 +117,11 @@ class Vocabulary:
         return None
 
     def canonical(self, surface: str, object_type: str, object_text: str | None = None,
-                  labels: tuple[str, str] | None = None) -> Canonical | None:
+                  labels: tuple[str, str] | None = None, subject_text: str | None = None) -> Canonical | None:
         """The property ``surface`` states about an object of ``object_type``, or None; with the object's
         text, narrowed where the object is of a class that has a narrower property ("located in" a
-        country is ``country``), then with the entity labels of subject and object where DBpedia states
+        country is ``country``, unless the subject, ``subject_text``, is of that class too), then with the
+        entity labels of subject and object where DBpedia states
         a narrower property between such entities ("Abilene is in Texas", two GPEs, is ``isPartOf``)."""
         found = self.prose.get((surface, object_type))
         if object_text is None or object_type not in NARROWED_KINDS or (found is not None and found.inverse):
@@ -128,7 +129,8 @@ class Vocabulary:
         keys = (found.predicate, surface) if found else (surface,)
         for object_class in self.object_classes:
             narrower = next((object_class.narrows[k] for k in keys if k in object_class.narrows), None)
-            if narrower and object_class.holds(object_text):
+            # a country lies in no other country: "the Netherlands" listed after "from the United States"
+            if narrower and object_class.holds(object_text) and not (subject_text and object_class.holds(subject_text)):
                 return Canonical(narrower)
         if found is not None and labels is not None and (*labels, found.predicate) in self.type_narrows:
             return Canonical(self.type_narrows[(*labels, found.predicate)])
