@@ -127,6 +127,29 @@ def split_union(union: DataFrame) -> dict[str, DataFrame]:
         for name in OUTPUT_TABLES}
 
 
+def extracted_documents(spark: SparkSession, warehouse, documents: DataFrame) -> DataFrame | None:
+    """``extract.incremental``: the doc_ids of ``documents`` that the committed ``mentions`` or ``triples_raw``
+    already hold (extracted by an earlier run), or None where there are no such tables. A document with no
+    mention and no triple is extracted again each run (its rows are none, its rejects replaced)."""
+    if not (warehouse.exists("mentions") and warehouse.exists("triples_raw")):
+        return None
+    def ids(name: str) -> DataFrame:
+        return spark.read.schema(spark_schema(name)).parquet(str(warehouse.table_path(name))).select("doc_id")
+    return (ids("mentions").unionByName(ids("triples_raw")).distinct()
+            .join(documents.select("doc_id"), "doc_id", "left_semi"))
+
+
+def carry_previous(spark: SparkSession, warehouse, name: str, done: DataFrame) -> DataFrame:
+    """The committed rows of ``name`` (mentions, triples_raw, or extract's rows of rejects: ``input_ref`` is
+    ``doc_id`` or ``doc_id#s<index>``) of the documents in ``done``; rows of documents that left ``documents``
+    (a replaced revision, a forgotten document) are not carried."""
+    frame = spark.read.schema(spark_schema(name)).parquet(str(warehouse.table_path(name)))
+    if name == "rejects":
+        frame = frame.where(F.col("stage") == STAGE).withColumn("doc_id", F.split(F.col("input_ref"), "#").getItem(0))
+    # a join on a column name puts that column first: the schema's order again
+    return frame.join(done, "doc_id", "left_semi").select(spark_schema(name).fieldNames())
+
+
 def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import spark_session
     warehouse = ctx.warehouse
@@ -150,12 +173,18 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
         links = spark.read.parquet(str(warehouse.table_path("links")))
         # warehouses ingested before infoboxes were read have no infobox table: no infobox facts
         infobox = spark.read.parquet(str(warehouse.table_path("infobox"))) if warehouse.exists("infobox") else None
-        input_docs = warehouse.count("documents")
+        done = extracted_documents(spark, warehouse, documents) if cfg.incremental else None
+        if done is not None:
+            documents = documents.join(done, "doc_id", "left_anti")
+        input_docs = documents.count()
         log.info("extract: running %s over %d documents", cfg.model, input_docs)
         # materialize spaCy's output once; the three tables are cut from it afterwards
         extract(documents, links, cfg, infobox).write.parquet(str(run.path("union")))
         log.info("extract: spaCy done after %.0fs; writing tables", time.monotonic() - run.started)
         tables = split_union(spark.read.parquet(str(run.path("union"))))
+        if done is not None:
+            tables = {name: carry_previous(spark, warehouse, name, done).unionByName(frame)
+                      for name, frame in tables.items()}
         for name, frame in tables.items():
             frame.write.parquet(str(run.path(name)))
         reasons = {row["reason"]: row["count"] for row in tables["rejects"].groupBy("reason").count().collect()}
@@ -164,7 +193,7 @@ def run_stage(cfg: ExtractConfig, ctx: StageContext, spark: SparkSession | None 
         run.commit(*OUTPUT_TABLES)
         return run.record(inputs={"documents": input_docs}, outputs=counts, rejects=sum(reasons.values()),
                           details={"rejects_by_reason": reasons, "model": cfg.model,
-                                   "relation_model": cfg.relation_model})
+                                   "relation_model": cfg.relation_model, "incremental": done is not None})
 
 
 if __name__ == "__main__":  # spark-submit jobs/extract.py [--config FILE] [--set KEY=VALUE] --warehouse DIR

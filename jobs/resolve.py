@@ -804,6 +804,16 @@ def linking_accuracy(config: Config, fraction: float, seed: int = 0) -> dict[str
     return evaluate_linking(spark, warehouse, config.resolve, fraction, seed)
 
 
+def full_rebuild_reason(warehouse: Warehouse) -> str | None:
+    """Why an incremental resolve would be wrong, or None. Incremental merging adds and cannot subtract: a
+    resolved document that left ``documents`` (an accumulating ingest replaced it by a newer revision, or
+    ``kgpipe forget`` removed it) still counts in entities, edge support and evidence. Both ask for a full
+    resolve from the remaining documents (:meth:`~kgpipe.warehouse.Warehouse.request_rebuild`), cleared once one
+    commits (docs/resolve.md#replaced-and-forgotten-documents)."""
+    requested = warehouse.rebuild_requested(STAGE)
+    return f"requested ({requested})" if requested is not None else None
+
+
 def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None = None) -> StageRecord:
     from jobs.spark import spark_session
     warehouse = ctx.warehouse
@@ -812,6 +822,12 @@ def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None 
             raise FileNotFoundError(f"resolve needs the {table} table in {warehouse.root}: "
                                     "run `kgpipe ingest` and `kgpipe extract` first")
     spark = spark or spark_session(ctx.spark, app_suffix="-resolve", cache_dir=ctx.cache_dir)
+    rebuild_reason = None
+    if cfg.incremental and warehouse.exists("mention_entities"):
+        rebuild_reason = full_rebuild_reason(warehouse)
+        if rebuild_reason:
+            log.info("resolve: resolving everything again, not incrementally: %s", rebuild_reason)
+            cfg = cfg.model_copy(update={"incremental": False})
     with StageRun(warehouse, STAGE, ctx.run_id) as run:
         if cfg.incremental and warehouse.exists("mention_entities"):
             # a scheduled rerun with nothing new commits nothing: every table keeps its version
@@ -828,7 +844,11 @@ def run_stage(cfg: ResolveConfig, ctx: StageContext, spark: SparkSession | None 
         run.carry_rejects()
         counts = run.check(*OUTPUT_TABLES)
         run.commit(*OUTPUT_TABLES)
+        if not details["incremental"]:   # a full resolve: what a rebuild request asked for is done
+            warehouse.clear_rebuild(STAGE)
         details["rejects_by_reason"] = reasons
+        if rebuild_reason:
+            details["full_rebuild_because"] = rebuild_reason
         return run.record(inputs={"mentions": details["new_mentions"]}, outputs=counts,
                           rejects=sum(reasons.values()), details=details)
 

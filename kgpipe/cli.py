@@ -3,7 +3,8 @@
     kgpipe [--config FILE] [--set section.key=value ...] [--quiet | --verbose] COMMAND [options]
 
 One command per stage (:data:`kgpipe.stages.STAGES`), ``run`` (the pipeline in order, resumable),
-``submit`` (one stage as a Spark application), ``fetch``, ``serve``, ``ask``, ``eval`` and ``label``.
+``submit`` (one stage as a Spark application), ``forget`` (documents removed on request), ``fetch``, ``serve``,
+``ask``, ``eval`` and ``label``.
 :data:`COMMANDS` maps each to its handler; stage running lives in :mod:`kgpipe.runner`. Any
 :class:`~kgpipe.errors.CommandError` ends here as ``kgpipe: error: <message>`` with exit status 2; a run
 that committed although an input could not be read in full exits with 3 (:data:`EXIT_DAMAGED_INPUT`).
@@ -73,6 +74,18 @@ def _add_stage_commands(sub) -> None:
         command.add_argument("--warehouse", help=WAREHOUSE_HELP)
         for option in stage.options:
             _add(command, option)
+
+
+def _add_forget_command(sub) -> None:
+    forget = sub.add_parser("forget", help="remove documents on request (takedown, erasure) and everything derived "
+                                           "from them from every table; the next run resolves and indexes again")
+    forget.add_argument("--doc-id", dest="doc_ids", nargs="+", default=[], metavar="ID", help="documents.doc_id")
+    forget.add_argument("--source", dest="sources", nargs="+", default=[], metavar="S",
+                        help="every document of this documents.source (news:<site>, enwiki)")
+    forget.add_argument("--url", dest="urls", nargs="+", default=[], metavar="U",
+                        help="every document (revision) with this documents.url")
+    forget.add_argument("--reason", default="", help="why (recorded in _forgotten.jsonl and the manifest)")
+    forget.add_argument("--warehouse", help=WAREHOUSE_HELP)
 
 
 def _add_service_commands(sub) -> None:
@@ -166,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="cache the embedded default input and the GraphFrames jar")
     _add_stage_commands(sub)
+    _add_forget_command(sub)
     _add_service_commands(sub)
     _add_eval_commands(sub)
     _add_label_commands(sub)
@@ -210,6 +224,19 @@ def _run(config: Config, args, extra: list[str]) -> int:
               f"{', '.join(damaged)}", file=sys.stderr)
         return EXIT_DAMAGED_INPUT
     return 0
+
+
+def _forget(config: Config, args, extra: list[str]) -> int:
+    """``kgpipe forget``: one JSON line, what was removed (kgpipe/forget.py)."""
+    from kgpipe.forget import forget
+    from kgpipe.manifest import new_run_id
+    from kgpipe.warehouse import Warehouse
+    result = forget(Warehouse(config.warehouse, config.keep_versions), new_run_id(), args.doc_ids, args.sources,
+                    args.urls, args.reason, command=" ".join(["kgpipe", *sys.argv[1:]]), config=config.model_dump())
+    if not result["doc_ids"]:
+        print("kgpipe: warning: no document matched; nothing removed (the request is recorded, and ingest keeps "
+              "what it names out)", file=sys.stderr)
+    return _print_json(result)
 
 
 def _submit(config: Config, args, extra: list[str]) -> int:
@@ -377,7 +404,7 @@ def _label(config: Config, args, extra: list[str]) -> int:
 
 #: command -> handler(config, parsed arguments, arguments for the engine); every stage command is `_run`'s
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace, list[str]], int]] = {
-    "fetch": _fetch, "run": _run, "submit": _submit, "serve": _serve, "ask": _ask, "eval": _evaluate,
+    "fetch": _fetch, "run": _run, "forget": _forget, "submit": _submit, "serve": _serve, "ask": _ask, "eval": _evaluate,
     "label": _label, **{name: _run for name in STAGES}}
 
 

@@ -73,6 +73,11 @@ class IngestConfig(_Section):
                                   description="infobox template and parameter mappings (YAML); embedded:infobox-"
                                               "mappings = kgpipe/data/infobox-mappings.yaml")
     near_duplicates: NearDuplicateConfig = Field(default_factory=NearDuplicateConfig)
+    mode: Literal["accumulate", "replace"] = Field(
+        "accumulate", description="accumulate = documents, links, infobox and redirects of this run are merged by "
+                                  "key into the committed tables (a page's new revision replaces its older one, "
+                                  "nothing else is dropped; kgpipe/ingest/merge.py); replace = the tables hold "
+                                  "this run's input only")
 
 
 class ExtractConfig(_Section):
@@ -88,6 +93,10 @@ class ExtractConfig(_Section):
     max_sentence_tokens: int = Field(200, gt=0, description="longer sentences are rejected, not parsed for facts")
     languages: list[str] = Field(default_factory=lambda: ["en"], description="document languages the model serves")
     mask_pii: bool = Field(True, description="mask e-mail addresses, phone numbers and similar identifiers")
+    incremental: bool = Field(False, description="extract only the documents that have no mentions or triples yet "
+                                                 "and keep the rows of the others that are still in documents "
+                                                 "(rows of replaced or forgotten documents leave); false: every "
+                                                 "document again (after a change of model or vocabulary)")
     relation_model: str | None = Field(None, description="relation classifier from `kgpipe label train`; when set, "
                                                          "every sentence's triples and mention pairs are classified "
                                                          "(kgpipe/extract/relation_model.py: classify_sentence): "

@@ -183,6 +183,36 @@ class Warehouse:
             if not (versions / record.name[1:-len(".replaced")]).is_dir():
                 record.unlink(missing_ok=True)
 
+    def purge_old_versions(self, name: str) -> list[str]:
+        """Delete every version of ``name`` but the current one (``kgpipe forget``: an erasure must not leave
+        the text in a version kept for readers); returns the versions deleted. A stage interrupted later can no
+        longer be rolled back past the current version."""
+        versions, current = self.root / "_versions" / name, self.current_version(name)
+        deleted = []
+        for path in sorted(versions.iterdir()) if versions.is_dir() else ():
+            if path.is_dir() and path.name != current:
+                shutil.rmtree(path, ignore_errors=True)
+                deleted.append(path.name)
+        for record in versions.glob(".*.replaced") if versions.is_dir() else ():
+            if record.name != f".{current}.replaced":
+                record.unlink(missing_ok=True)
+        return deleted
+
+    def request_rebuild(self, stage: str, reason: str) -> Path:
+        """Ask the next run of ``stage`` for a full rebuild instead of an incremental one (``kgpipe forget``:
+        resolve must recompute what the removed documents supported); the stage clears it once committed."""
+        return self.write_json_atomic(f"_rebuild/{stage}.json", {"stage": stage, "reason": reason,
+                                                                 "requested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                               time.gmtime())})
+
+    def rebuild_requested(self, stage: str) -> str | None:
+        """The reason a full rebuild of ``stage`` was asked for, or None."""
+        path = self.root / "_rebuild" / f"{stage}.json"
+        return json.loads(path.read_text(encoding="utf-8")).get("reason", "") if path.exists() else None
+
+    def clear_rebuild(self, stage: str) -> None:
+        (self.root / "_rebuild" / f"{stage}.json").unlink(missing_ok=True)
+
     def write_json_atomic(self, relative: str, payload: dict) -> Path:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

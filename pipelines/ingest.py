@@ -31,9 +31,11 @@ from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from kgpipe.config import IngestConfig, NearDuplicateConfig, load_config
 from kgpipe.datasets import resolve_inputs
+from kgpipe.forget import forgotten_selectors
 from kgpipe.ingest.duplicates import Sketch, Sketcher, candidate_pairs, representatives
 from kgpipe.ingest.infobox import load_mappings
 from kgpipe.ingest.inputs import InputSplit, plan_splits
+from kgpipe.ingest.merge import MERGED_TABLES, merge_staged
 from kgpipe.ingest.process import DAMAGE_REASONS, OUTPUT_TABLES, STAGE, merge_stats, process_split
 from kgpipe.manifest import StageRecord, new_run_id
 from kgpipe.stages import StageContext
@@ -313,9 +315,16 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
         stats = run_pipeline(splits, cfg, run.staging, ctx.engine_args)
         counts = run.check(*OUTPUT_TABLES)
         check_accounting(stats, counts)
+        # accumulate: the committed rows this run does not replace join its own (kgpipe/ingest/merge.py)
+        merged = merge_staged(ctx.warehouse, run.staging, cfg.mode, forgotten_selectors(ctx.warehouse))
+        counts.update(run.check(*MERGED_TABLES))
         own_rejects = counts["rejects"]
         counts["rejects"] += run.carry_rejects()
         run.commit(*OUTPUT_TABLES)
+        if merged.get("replaced_revisions"):
+            # the replaced revisions' facts are in the graph: only a full resolve takes them out
+            ctx.warehouse.request_rebuild("resolve", f"ingest {ctx.run_id}: {merged['replaced_revisions']} documents "
+                                                     "replaced by a newer revision")
     per_input = {row["input"]: {"pages_seen": row["seen"], "documents": row["documents"],
                                 "redirects": row["redirects"], "skipped_by_rule": sum(row["skipped"].values()),
                                 "rejects": sum(row["rejects"].values()), "skipped_by_reason": row["skipped"],
@@ -328,8 +337,9 @@ def run_stage(cfg: IngestConfig, ctx: StageContext, inputs: list[str] | None = N
                  for row in sorted(stats, key=lambda r: r["input"])}
     damaged = [path for path, row in per_input.items()
                if any(row["rejects_by_reason"].get(reason) for reason in DAMAGE_REASONS)]
+    details = {"merge": merged, **({"damaged_inputs": damaged} if damaged else {})}
     return run.record(inputs={"files": [str(p) for p in paths], "splits": len(splits), "per_input": per_input},
-                      outputs=counts, rejects=own_rejects, details={"damaged_inputs": damaged} if damaged else None)
+                      outputs=counts, rejects=own_rejects, details=details)
 
 
 def run(argv: list[str] | None = None) -> StageRecord:
