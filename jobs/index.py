@@ -13,19 +13,27 @@ entities with their statistics, facts with evidence and source documents, search
 the graph tables of the same warehouse state, so CURRENT switches index and graph together. A warehouse
 without an ``entities`` table (hand-made embeddings) gets a bundle without a store; the stage details say so.
 
+Beside the store, the text index (``<bundle>/text/``, kgpipe/serve/text.py; ``index.text``): every fact and the
+card of every entity with a fact, embedded here in the driver in batches, reusing the vectors of the texts the
+CURRENT bundle already has, so a rerun embeds only new or changed ones. Such bundles are format 2
+(``format_version`` in ``manifest.json``).
+
 An empty ``embeddings`` table (a graph without entity-to-entity edges) builds nothing and leaves CURRENT
 as it was; the stage details say so.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 import time
 
 from kgpipe.config import IndexConfig
 from kgpipe.manifest import StageRecord
-from kgpipe.serve.index import INDEXES, BuildSettings, build_bundle, publish
+from kgpipe.serve.index import BUNDLE_FORMAT, INDEXES, BuildSettings, build_bundle, current_bundle, publish
 from kgpipe.serve.store import build_store
+from kgpipe.serve.text import TEXT, TextSettings, build_text_index
 from kgpipe.stages import StageContext
 from kgpipe.warehouse import StageRun
 
@@ -47,11 +55,19 @@ def run_stage(cfg: IndexConfig, ctx: StageContext, spark=None) -> StageRecord:
             log.warning("index: %s", details["skipped"])
             return run.record(inputs={"embeddings": n}, outputs={"index_vectors": n}, rejects=0, details=details)
         relations = warehouse.read("relation_embeddings") if warehouse.exists("relation_embeddings") else None
-        manifest = build_bundle(embeddings, relations, run.staging, BuildSettings(**cfg.model_dump()))
+        settings = cfg.model_dump()
+        index_settings = BuildSettings(**{f.name: settings[f.name] for f in dataclasses.fields(BuildSettings)})
+        manifest = build_bundle(embeddings, relations, run.staging, index_settings)
         if warehouse.exists("entities"):
             store_started = time.monotonic()
             details["store"] = build_store(warehouse, run.path("store"))
             details["store_seconds"] = round(time.monotonic() - store_started, 3)
+            if cfg.text:
+                details["text_index"] = _text_index(cfg, run.path("store"), run.path(TEXT), index_settings,
+                                                    _previous_text(warehouse))
+                manifest["text_index"] = details["text_index"]
+            manifest["format_version"] = BUNDLE_FORMAT
+            (run.staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         else:
             details["store"] = "skipped: no entities table (run `kgpipe resolve`); the bundle cannot be served"
             log.warning("index: %s", details["store"])
@@ -62,6 +78,23 @@ def run_stage(cfg: IndexConfig, ctx: StageContext, spark=None) -> StageRecord:
                                                  "embedding_run_id", "recall_at_10", "build_seconds", "gpu")})
         details["bundle"] = f"{INDEXES}/{final.name}"
         return run.record(inputs={"embeddings": n}, outputs={"index_vectors": n}, rejects=0, details=details)
+
+
+def _previous_text(warehouse):
+    """The text index of the bundle CURRENT names, whose vectors the new one reuses (None if there is none)."""
+    try:
+        folder = current_bundle(warehouse.root) / TEXT
+    except FileNotFoundError:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def _text_index(cfg: IndexConfig, store, folder, index_settings: BuildSettings, previous) -> dict:
+    """Build the bundle's text index; its manifest's figures for the stage details."""
+    text = build_text_index(store, folder, TextSettings(cfg.text_model, cfg.text_batch, cfg.text_max_tokens,
+                                                        cfg.text_card_facts), index_settings, previous)
+    return {k: text[k] for k in ("text_model", "texts", "facts", "entities", "embedded", "reused", "embed_seconds",
+                                 "seconds", "factory", "dimension", "recall_at_10", "gpu") if k in text}
 
 
 if __name__ == "__main__":  # python jobs/index.py [--config FILE] [--set KEY=VALUE] --warehouse DIR

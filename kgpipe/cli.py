@@ -124,6 +124,9 @@ def _add_eval_commands(sub) -> None:
                               "kgpipe/data/qa/default-questions.jsonl)")
     qa_eval.add_argument("--warehouse", help="warehouse root (its indexes/CURRENT bundle), indexes folder or bundle")
     qa_eval.add_argument("--details", metavar="FILE", help="also write one JSON line per question here")
+    qa_eval.add_argument("--mode", choices=["graph", "hybrid"], default="graph",
+                         help="answering mode (default graph; hybrid adds vector search over the text index)")
+    qa_eval.add_argument("--k", type=int, default=10, help="retrieved facts per question (evidence recall@k)")
     infobox = kinds.add_parser("infobox", help="infobox facts of a warehouse against values checked by hand")
     infobox.add_argument("--gold", metavar="FILE", help="JSONL, one {\"title\", \"predicate\", \"values\"} per "
                                                        "line (default: kgpipe/data/eval/infobox-gold.jsonl)")
@@ -317,7 +320,7 @@ def _evaluate_qa(config: Config, args) -> dict:
     qa.configure(config.extract, config.ingest.infobox_mappings)
     kg = _load_graph(config)
     details: list | None = [] if args.details else None
-    result = evaluate_qa(kg, args.questions or DEFAULT_QUESTIONS, details)
+    result = evaluate_qa(kg, args.questions or DEFAULT_QUESTIONS, details, args.mode, args.k)
     if details is not None:
         with open(args.details, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in details)

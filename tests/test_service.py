@@ -76,7 +76,7 @@ def fake_qa(monkeypatch):
     module = types.ModuleType("kgpipe.serve.qa")
     module.calls = []
 
-    def answer(kg, question):
+    def answer(kg, question, mode="graph", k=10):
         module.calls.append(question)
         if question == "unreadable?":
             raise ValueError("cannot read the question")
@@ -342,7 +342,7 @@ def test_ask_and_summary_pass_through_to_qa(client, fake_qa):
 
 
 def test_ask_without_the_qa_dependencies_is_501(client, monkeypatch):
-    def without_spacy(kg, question):   # what a slim installation without spaCy raises at the first question
+    def without_spacy(kg, question, **options):   # what a slim installation without spaCy raises at the first question
         raise ModuleNotFoundError("No module named 'spacy'", name="spacy")
     monkeypatch.setattr(knowledge_graph.qa, "answer", without_spacy)
     response = client.post("/ask", json={"question": "Who?"}, headers=BEARER)

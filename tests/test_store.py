@@ -89,13 +89,14 @@ def make_graph(root, stats: bool = True, inferred: bool = True, version: str = "
     return warehouse
 
 
-def make_bundle(root, run_id: str = "idx-1", vectors: dict | None = None, **graph) -> Warehouse:
-    """The graph, its embeddings, and a bundle built by the real index stage."""
+def make_bundle(root, run_id: str = "idx-1", vectors: dict | None = None, text: bool = False,
+                **graph) -> Warehouse:
+    """The graph, its embeddings, and a bundle built by the real index stage (with the text index: ``text``)."""
     warehouse = make_graph(root, **graph)
     vectors = vectors or VECTORS
     commit_vectors(warehouse, "embeddings", list(vectors), list(vectors.values()), version=run_id)
     commit_vectors(warehouse, "relation_embeddings", list(RELATIONS), list(RELATIONS.values()), version=run_id)
-    record = run_stage(IndexConfig(), StageContext(warehouse, run_id, str(root / "cache")))
+    record = run_stage(IndexConfig(text=text), StageContext(warehouse, run_id, str(root / "cache")))
     assert record.details["store"]["entities"] == len(ENTITIES)
     return warehouse
 
@@ -218,11 +219,12 @@ def test_ask_and_summary_delegate_to_the_qa_module(kg, monkeypatch):
     from kgpipe.serve import kg as knowledge_graph
     calls = []
     qa = types.ModuleType("kgpipe.serve.qa")
-    qa.answer = lambda graph, question: calls.append(("answer", graph, question)) or {"answer": "not known"}
+    qa.answer = lambda graph, question, **options: calls.append(("answer", graph, question, options)) or {
+        "answer": "not known"}
     qa.summarize = lambda graph, entity_id: calls.append(("summarize", graph, entity_id)) or {"summary": ""}
     monkeypatch.setattr(knowledge_graph, "qa", qa)
     assert kg.ask("Who?") == {"answer": "not known"} and kg.summary("e:curie") == {"summary": ""}
-    assert calls == [("answer", kg, "Who?"), ("summarize", kg, "e:curie")]
+    assert calls == [("answer", kg, "Who?", {"mode": "graph", "k": 10}), ("summarize", kg, "e:curie")]
     with pytest.raises(NotFound):
         kg.summary("e:nobody")
 

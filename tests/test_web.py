@@ -59,7 +59,7 @@ def fake_qa():
     module = types.ModuleType("kgpipe.serve.qa")
     module.questions = []
 
-    def answer(kg, question):
+    def answer(kg, question, mode="hybrid", k=10):
         module.questions.append(question)
         return {"question": question, "answer": "Poland", "known": True,
                 "entities": [{"entity_id": "e:curie", "name": "Marie Curie"}], "relation": "bear in", "facts": [],

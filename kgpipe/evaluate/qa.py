@@ -93,26 +93,60 @@ def read_questions(path: str | Path) -> list[dict]:
         if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
             raise QuestionError(f"{path}:{n}: 'answers' must be a list of non-empty strings ([] for "
                                 f"a question the texts do not answer)")
-        out.append({"question": item["question"], "answers": answers})
+        evidence = item.get("evidence")
+        if evidence is not None and not (isinstance(evidence, str) and evidence.strip()):
+            raise QuestionError(f"{path}:{n}: 'evidence', when given, must be a non-empty string (a sentence "
+                                f"of the source text that answers the question)")
+        out.append({"question": item["question"], "answers": answers,
+                    **({"evidence": evidence} if evidence is not None else {})})
     if not out:
         raise QuestionError(f"{path}: no questions")
     return out
 
 
-def evaluate_qa(kg, questions_path: str | Path, details: list | None = None) -> dict:
-    """Accuracy of :func:`answer` on a question file under :func:`answer_matches`.
+def _sentence_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", (text or "").lower()))
+
+
+def evidence_found(retrieved: list[dict], evidence: str) -> bool:
+    """Whether a retrieved fact cites the gold evidence sentence: one of its evidence sentences contains the
+    gold sentence or is contained in it, compared on lower-cased words (punctuation and spacing aside)."""
+    gold = _sentence_key(evidence)
+    if not gold:
+        return False
+    for item in retrieved:
+        for sentence in item.get("evidence") or []:
+            key = _sentence_key(sentence)
+            if key and (gold in key or key in gold):
+                return True
+    return False
+
+
+def evaluate_qa(kg, questions_path: str | Path, details: list | None = None, mode: str = "graph",
+                k: int = 10) -> dict:
+    """Accuracy of :func:`answer` (in ``mode``: graph or hybrid) on a question file under :func:`answer_matches`.
 
     Returns ``{"questions", "correct", "accuracy", "not_known", "not_known_share", "answered",
-    "answered_correct", "precision", "unanswerable", "unanswerable_correct", "seconds"}``: ``accuracy`` is
-    correct / questions (a "not known" counts as correct only for a question with ``answers: []``),
-    ``precision`` is correct / answered among the answers given. ``details``, when a list, receives one
-    record per question (question, acceptable answers, answer, known, correct, relation).
+    "answered_correct", "precision", "unanswerable", "unanswerable_correct", "seconds", "mode",
+    "evidence_questions", "evidence_recall_at_k", "k"}``: ``accuracy`` is correct / questions (a "not known"
+    counts as correct only for a question with ``answers: []``), ``precision`` is correct / answered among
+    the answers given; ``evidence_recall_at_k`` is the share of the questions that carry an ``evidence``
+    sentence whose sentence is cited by one of the k facts ``answer`` retrieved (:func:`evidence_found`;
+    null when no question carries one). ``details``, when a list, receives one record per question
+    (question, acceptable answers, answer, known, correct, relation, and evidence_found where evidence is
+    given).
     """
     questions = read_questions(questions_path)
     started = time.monotonic()
     correct = not_known = answered_correct = unanswerable = unanswerable_correct = 0
+    with_evidence = evidence_hits = 0
     for item in questions:
-        result = answer(kg, item["question"])
+        result = answer(kg, item["question"], mode=mode, k=k)
+        found = None
+        if "evidence" in item:
+            found = evidence_found(result.get("retrieved") or [], item["evidence"])
+            with_evidence += 1
+            evidence_hits += found
         predicted = result["answers"] if result["known"] else result["answer"]
         ok = answer_matches(predicted, item["answers"], known=result["known"])
         correct += ok
@@ -124,7 +158,8 @@ def evaluate_qa(kg, questions_path: str | Path, details: list | None = None) -> 
         if details is not None:
             details.append({"question": item["question"], "acceptable": item["answers"],
                             "answer": result["answer"], "known": result["known"], "correct": ok,
-                            "relation": result["relation"], "text": result["text"]})
+                            "relation": result["relation"], "text": result["text"],
+                            **({"evidence_found": found} if found is not None else {})})
     n = len(questions)
     answered = n - not_known
     return {"questions": n, "correct": correct, "accuracy": round(correct / n, 4),
@@ -132,4 +167,6 @@ def evaluate_qa(kg, questions_path: str | Path, details: list | None = None) -> 
             "answered_correct": answered_correct,
             "precision": round(answered_correct / answered, 4) if answered else None,
             "unanswerable": unanswerable, "unanswerable_correct": unanswerable_correct,
-            "seconds": round(time.monotonic() - started, 2)}
+            "seconds": round(time.monotonic() - started, 2), "mode": mode, "k": k,
+            "evidence_questions": with_evidence,
+            "evidence_recall_at_k": round(evidence_hits / with_evidence, 4) if with_evidence else None}

@@ -7,7 +7,8 @@ A bundle is a folder ``<warehouse>/indexes/<run_id>/``:
 - ``relations.parquet``: a copy of ``relation_embeddings`` (predicate, vector), so link prediction needs
   nothing but the bundle;
 - ``manifest.json``: factory string, metric, dimension, count, embedding model and run id, recall@10 against
-  exact search, build seconds.
+  exact search, build seconds (and, written by jobs/index.py, ``format_version`` and ``text_index``);
+- ``store/`` (kgpipe/serve/store.py) and, from format 2 on, ``text/`` (kgpipe/serve/text.py).
 
 ``<warehouse>/indexes/CURRENT`` names the bundle readers load; it is replaced (``rename(2)``) only after the
 bundle folder is complete, so a service holding the old bundle keeps working while a new one is built.
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 
 INDEXES = "indexes"
 CURRENT = "CURRENT"
+#: the bundle layout: 1 index, id map, relations and store; 2 adds the text index ``text/``
+#: (kgpipe/serve/text.py). A reader loads either: a bundle without ``text/`` answers in graph mode only.
+BUNDLE_FORMAT = 2
 #: the metric under which each model's link-prediction score is a nearest-neighbour search
 MODEL_METRIC = {"transe": "l2", "rotate": "l2", "distmult": "ip", "complex": "ip"}
 _FAISS_METRIC = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}

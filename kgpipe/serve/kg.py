@@ -7,12 +7,14 @@
     kg.similar(entity_id, k=10)                    # embedding neighbours
     kg.predict(entity_id, "born in", k=10)         # link prediction, known facts marked
     kg.recommend(entity_id, k=10)                  # embedding neighbours combined with graph neighbours
-    kg.ask("Where was Marie Curie born?")          # kgpipe.serve.qa.answer
+    kg.ask("Where was Marie Curie born?")          # kgpipe.serve.qa.answer (mode="graph" or "hybrid")
+    kg.search_text("Einstein's birthplace", k=10)  # vector search over the bundle's text index
     kg.summary(entity_id)                          # kgpipe.serve.qa.summarize
 
-Everything comes from one index bundle: the FAISS index (:class:`kgpipe.serve.index.IndexBundle`) and the graph
-store built beside it (:class:`kgpipe.serve.store.GraphStore`, ``<bundle>/store``), so a loaded object is one
-consistent version of the graph, and keeps answering while a newer bundle is published.
+Everything comes from one index bundle: the FAISS index (:class:`kgpipe.serve.index.IndexBundle`), the graph
+store built beside it (:class:`kgpipe.serve.store.GraphStore`, ``<bundle>/store``) and, in bundles of format 2,
+the text index (:class:`kgpipe.serve.text.TextIndex`, ``<bundle>/text``; None in older bundles), so a loaded
+object is one consistent version of the graph, and keeps answering while a newer bundle is published.
 
 Unknown entities and relations raise :class:`NotFound` (a ``LookupError``) with a message meant for users;
 ``entity_card`` returns None for an unknown entity, as ``GraphStore.entity`` does.
@@ -25,6 +27,7 @@ from pathlib import Path
 from kgpipe.serve import qa
 from kgpipe.serve.index import BundleError, IndexBundle
 from kgpipe.serve.store import GraphStore, StoreError
+from kgpipe.serve.text import TextIndex
 
 #: facts listed on an entity card (all of them are counted in ``fact_counts``)
 CARD_FACTS = 200
@@ -40,8 +43,8 @@ class NotFound(LookupError):
 
 
 class KnowledgeGraph:
-    def __init__(self, bundle: IndexBundle, store: GraphStore):
-        self.bundle, self.store = bundle, store
+    def __init__(self, bundle: IndexBundle, store: GraphStore, text: TextIndex | None = None):
+        self.bundle, self.store, self.text = bundle, store, text
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KnowledgeGraph:
@@ -52,7 +55,7 @@ class KnowledgeGraph:
         if not (store_folder / "store.json").exists():
             raise StoreError(f"bundle {bundle.folder} has no graph store: it was built without the entities "
                              f"table or by an older kgpipe; rerun `kgpipe index`")
-        return cls(bundle, GraphStore.open(store_folder))
+        return cls(bundle, GraphStore.open(store_folder), TextIndex.of_bundle(bundle.folder))
 
     @property
     def version(self) -> str:
@@ -190,8 +193,14 @@ class KnowledgeGraph:
 
     # ------------------------------------------------------------------ question answering
 
-    def ask(self, question: str) -> dict:
-        return qa.answer(self, question)
+    def search_text(self, text: str, k: int = 10) -> list[dict]:
+        """Facts and entity cards nearest to ``text`` in the text index (cosine similarity), best first."""
+        if self.text is None:
+            raise NotFound("this bundle has no text index (built by an older kgpipe or with index.text=false)")
+        return self.text.search(text, k)
+
+    def ask(self, question: str, mode: str = "graph", k: int = qa.RETRIEVED) -> dict:
+        return qa.answer(self, question, mode=mode, k=k)
 
     def summary(self, entity_id: str) -> dict:
         self._require_entity(entity_id)

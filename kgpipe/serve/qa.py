@@ -49,6 +49,16 @@ the retrieved facts (weights sum to 1). The most relevant predicate groups becom
 same predicate merged, each citing its evidence; sentence weights are their facts' attention, renormalised
 over the sentences shown.
 
+**Modes** (``mode`` of :func:`answer`): ``graph`` is the method above. ``hybrid`` adds a second route, a vector
+search of the question over the bundle's text index (facts as sentences with their evidence, entity cards:
+kgpipe/serve/text.py). The answer stays the graph's whenever the graph route finds one; when it finds none,
+the entities of the vector hits that the store's name search also finds for a question span (or whose name
+the question contains) become extra link candidates (:data:`VECTOR_LINK_WEIGHT`) and steps 3-6 run again, so a
+fact reached through a name the linker ranked too low can answer, under the same relation, type and score
+thresholds. Both modes report ``retrieved``: the facts (and, in hybrid, entity cards) each route found, merged
+by reciprocal-rank fusion (:data:`RRF_K`), each with its ``routes`` and per-route scores. A bundle without a
+text index answers hybrid questions in graph mode (``mode`` in the answer says which ran).
+
 **Evaluation** (:func:`evaluate_qa`) uses the matching rule of :func:`answer_matches`.
 """
 from __future__ import annotations
@@ -69,6 +79,8 @@ from kgpipe.extract.text import split_property
 from kgpipe.extract.vocabulary import load_vocabulary
 from kgpipe.graph.resolve import normalize_surface
 from kgpipe.ingest.infobox import EMBEDDED_MAPPINGS, load_mappings
+from kgpipe.serve.text import DEFAULT_MODEL as DEFAULT_TEXT_MODEL
+from kgpipe.serve.text import TextIndexError, load_encoder
 
 NOT_KNOWN = "not known"
 
@@ -93,6 +105,20 @@ SUMMARY_TEMPERATURE = 0.5
 
 #: weights of the link quality: which kind of name match the span made
 MATCH_WEIGHT = {"exact": 1.0, "prefix": 0.75, "fuzzy": 0.6}
+#: answering modes: the graph route alone, or with vector search over the text index
+MODES = ("graph", "hybrid")
+#: facts listed in ``retrieved`` by default
+RETRIEVED = 10
+#: text-index hits read per question in hybrid mode
+VECTOR_HITS = 30
+#: link weight of an entity that both the vector search and the name search found for a question span
+VECTOR_LINK_WEIGHT = 0.7
+#: the name-search matches such an entity may have: the span's name, or a longer name that starts with it
+VECTOR_LINK_MATCHES = frozenset({"exact", "prefix"})
+#: reciprocal-rank fusion constant: score = sum over routes of 1 / (RRF_K + rank)
+RRF_K = 60
+#: evidence sentences listed per retrieved fact
+RETRIEVED_EVIDENCE = 3
 
 WH_WORDS = frozenset({"who", "whom", "whose", "what", "which", "where", "when", "how"})
 #: answer kinds the wh-word (or the noun after what/which) asks for
@@ -217,6 +243,10 @@ def warm_up() -> None:
     _nlp()
     word_forms("founded")
     verb_phrase("born in")
+    try:   # hybrid questions embed the question with the text index's sentence model
+        load_encoder(DEFAULT_TEXT_MODEL)
+    except TextIndexError:   # not installed: hybrid questions are answered in graph mode
+        pass
 
 
 @functools.lru_cache(maxsize=65536)
@@ -981,27 +1011,56 @@ def _predictions(kg, analysis: Analysis, reasoning: list[str]) -> list[dict]:
     return out
 
 
-def answer(kg, question: str) -> dict:
-    """Answer an English question from the graph (see the module docstring for the method).
+def answer(kg, question: str, mode: str = "graph", k: int = RETRIEVED) -> dict:
+    """Answer an English question from the graph (see the module docstring for the method and the modes).
 
     Returns ``{"question", "answer", "answers", "known", "text", "answer_type", "entities", "relation",
-    "relation_detail", "facts", "citations", "reasoning"}``: ``answer`` is the short answer ("not known"
-    when nothing supports one), ``answers`` its items, ``text`` the realised sentence with citation marks
-    [n] into ``citations`` (document title, url, sentence), ``facts`` the facts used, each with ``source``
-    extracted / inferred / predicted.
+    "relation_detail", "facts", "citations", "reasoning", "mode", "retrieved"}``: ``answer`` is the short
+    answer ("not known" when nothing supports one), ``answers`` its items, ``text`` the realised sentence with
+    citation marks [n] into ``citations`` (document title, url, sentence), ``facts`` the facts used, each with
+    ``source`` extracted / inferred / predicted; ``mode`` the mode that ran, ``retrieved`` the k best facts
+    and entity cards the routes found (:func:`_retrieved`).
     """
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty")
+    if mode not in MODES:
+        raise QuestionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     analysis = analyze(kg, question)
     reasoning, entities = _report_analysis(analysis)
+    hits: list[dict] = []
+    if mode == "hybrid":
+        if getattr(kg, "text", None) is None:
+            reasoning.append("hybrid asked, but this bundle has no text index: graph mode")
+            mode = "graph"
+        else:
+            try:
+                hits = kg.text.search(question, VECTOR_HITS)
+            except TextIndexError as exc:   # the sentence model is not installed here
+                reasoning.append(f"hybrid asked, but the text index cannot be searched ({exc}): graph mode")
+                mode = "graph"
+        if hits:
+            reasoning.append(f"vector search: {len(hits)} facts and entity cards of the text index"
+                             + (f", best {hits[0]['text']!r} ({hits[0]['score']:.2f})" if hits else ""))
     result = {"question": question, "answer": NOT_KNOWN, "answers": [], "known": False, "text": "",
               "answer_type": analysis.expects, "entities": entities, "relation": None,
-              "relation_detail": None, "facts": [], "citations": [], "reasoning": reasoning}
+              "relation_detail": None, "facts": [], "citations": [], "reasoning": reasoning, "mode": mode,
+              "retrieved": []}
+    candidates = _candidates(kg, analysis) if analysis.spans else []
+    chosen = _choose(candidates, reasoning) if candidates else []
+    if not chosen and hits:
+        widened = _with_vector_links(kg, analysis, hits)
+        if widened is not None:
+            more = _candidates(kg, widened)
+            chosen = _choose(more, reasoning) if more else []
+            if chosen:
+                reasoning.append(f"linked through the vector search: {chosen[0].anchor['name']} "
+                                 f"({chosen[0].anchor['entity_id']})")
+                analysis, candidates = widened, more
+    result["retrieved"] = _retrieved(kg, candidates, hits, k)
     if not analysis.spans:
         reasoning.append("no entity of the graph is named in the question: not known")
         result["text"] = "Not known: the question names no entity the graph knows."
         return result
-    chosen = _choose(_candidates(kg, analysis), reasoning)
     if not chosen:
         result["facts"], result["text"] = _not_known(kg, analysis, reasoning)
         return result
@@ -1015,6 +1074,105 @@ def answer(kg, question: str) -> dict:
     result.update(answer=_join(items), answers=items, known=True, text=text, facts=facts,
                   citations=cites.items)
     return result
+
+
+def _hit_entities(kg, hits: list[dict]) -> list[str]:
+    """Entity ids of vector hits, in hit order: a card's entity, a fact's subject and object."""
+    out: list[str] = []
+    for hit in hits:
+        if hit["kind"] == "entity":
+            ids = [hit["ref_id"]]
+        else:
+            fact = kg.store.fact(hit["ref_id"]) or {}
+            ids = [fact.get("subject_id"), fact.get("object_id")]
+        out += [i for i in ids if i and i not in out]
+    return out
+
+
+def _with_vector_links(kg, analysis: Analysis, hits: list[dict]) -> Analysis | None:
+    """The analysis with extra link candidates from the vector hits (None when there are none): for each
+    question span, the entities the name search finds for it (exact or prefix matches, beyond the first few)
+    that the vector search found too; with no span, hit entities whose whole name the question contains."""
+    found = _hit_entities(kg, hits)
+    if not found:
+        return None
+    rank = {entity_id: i for i, entity_id in enumerate(found)}
+    spans, added = [], False
+    for span in analysis.spans:
+        have = {c["entity_id"] for c in span["candidates"]}
+        # exact and prefix name matches only: a longer name that starts with the span ("Aristotle (Aristotélēs")
+        # names the same thing more fully, a fuzzy one ("Nobel Prize in Physics" for "... in Chemistry") another
+        extra = [{**r, "link_weight": VECTOR_LINK_WEIGHT, "vector": True}
+                 for r in kg.search(span["text"], k=MAX_CANDIDATES * 10)
+                 if r["match"] in VECTOR_LINK_MATCHES and r["entity_id"] in rank and r["entity_id"] not in have]
+        extra.sort(key=lambda r: rank[r["entity_id"]])
+        added = added or bool(extra)
+        spans.append({**span, "candidates": span["candidates"] + extra[:MAX_CANDIDATES]})
+    if not analysis.spans:
+        question = f" {normalize_surface(analysis.question)} "
+        info = kg.store.entities(found)
+        for entity_id in found:
+            key = normalize_surface((info.get(entity_id) or {}).get("name") or "")
+            if key and len(key) > 2 and f" {key} " in question:
+                entity = info[entity_id]
+                spans.append({"text": entity["name"], "start": -1, "end": -1, "role": None, "candidates": [
+                    {**entity, "match": "vector", "score": 1.0, "link_weight": VECTOR_LINK_WEIGHT,
+                     "vector": True}]})
+                added = True
+                if len(spans) == MAX_CANDIDATES:
+                    break
+    if not added:
+        return None
+    return Analysis(question=analysis.question, wh=analysis.wh, expects=analysis.expects, words=analysis.words,
+                    prepositions=analysis.prepositions, spans=spans, copula=analysis.copula)
+
+
+def _retrieved(kg, candidates: list[Candidate], hits: list[dict], k: int) -> list[dict]:
+    """The k best facts and entity cards of both routes, merged by reciprocal-rank fusion: the graph route's
+    candidate facts (ranked by answer score) and the vector route's hits (ranked by cosine similarity).
+    Each lists ``routes`` (graph, vector or both), ``score`` (the fused one) and each route's score and rank."""
+    merged: dict[tuple[str, str], dict] = {}
+
+    def entry(kind: str, ref: str) -> dict:
+        return merged.setdefault((kind, ref), {"kind": kind, "routes": [], "score": 0.0})
+
+    for rank, c in enumerate(_unique_facts(candidates)):
+        item = entry("fact", c.fact["edge_id"])
+        item.setdefault("fact", c.fact)
+        item["routes"].append("graph")
+        item.update(graph_score=round(c.score, 4), graph_rank=rank + 1)
+        item["score"] += 1.0 / (RRF_K + rank + 1)
+    for rank, hit in enumerate(hits):
+        item = entry(hit["kind"], hit["ref_id"])
+        item["routes"].append("vector")
+        item.update(vector_score=round(hit["score"], 4), vector_rank=rank + 1, text=hit["text"])
+        item["score"] += 1.0 / (RRF_K + rank + 1)
+    ranked = sorted(merged.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[:max(k, 0)]
+    out = []
+    for (kind, ref), item in ranked:
+        view: dict[str, Any] = {"kind": kind, "edge_id": ref if kind == "fact" else None,
+                                "entity_id": ref if kind == "entity" else None}
+        fact = (item.pop("fact", None) or kg.store.fact(ref) or {}) if kind == "fact" else {}
+        view.update({key: fact.get(key) for key in ("subject_id", "subject", "predicate", "object_id", "object")})
+        view["evidence"] = [e.get("sentence_text") for e in (fact.get("evidence") or [])][:RETRIEVED_EVIDENCE]
+        view["text"] = item.get("text")
+        if view["text"] is None and kind == "fact":
+            view["text"] = f"{view['subject']} — {view['predicate']} — {view['object']}"
+        view.update(score=round(item["score"], 6), routes=item["routes"],
+                    graph_score=item.get("graph_score"), vector_score=item.get("vector_score"),
+                    graph_rank=item.get("graph_rank"), vector_rank=item.get("vector_rank"))
+        out.append(view)
+    return out
+
+
+def _unique_facts(candidates: list[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    out = []
+    for c in candidates:
+        if c.fact["edge_id"] not in seen:
+            seen.add(c.fact["edge_id"])
+            out.append(c)
+    return out
 
 
 def _report_analysis(analysis: Analysis) -> tuple[list[str], list[dict]]:

@@ -5,6 +5,7 @@ turns a missing spaCy into 501 and an unreadable question into 422.
 """
 # no ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time (routes/__init__)
 from functools import partial
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, create_model
@@ -15,6 +16,14 @@ from kgpipe.serve.api.deps import NOT_BLANK, EntityId, RouteDeps, Unprocessable,
 
 class AskRequest(BaseModel):
     question: str
+    # hybrid is the default: on the shipped questions it answers more (accuracy 0.705 vs 0.679) at no lower
+    # precision (0.923 vs 0.920) and retrieves more evidence (docs/qa.md#modes-graph-and-hybrid)
+    mode: Literal["graph", "hybrid"] = Field(
+        "hybrid", description="hybrid (default): entity linking and predicate matching over the graph plus a "
+                              "vector search of the question over the bundle's text index, results merged and "
+                              "reranked; graph: the graph route alone (a bundle without a text index answers in "
+                              "graph mode; the answer's mode says which ran)")
+    k: int = Field(10, ge=1, le=50, description="how many retrieved facts and entity cards to list")
 
 
 def add_routes(router: APIRouter, settings: ServeConfig, deps: RouteDeps) -> None:
@@ -35,7 +44,7 @@ def add_routes(router: APIRouter, settings: ServeConfig, deps: RouteDeps) -> Non
         question = body.question.strip()
         if not question:   # the body's pattern refuses it already: kept for callers of a looser schema
             raise Unprocessable("the question is empty", ("body", "question"))
-        answer = qa_call(kg.ask, question)
+        answer = qa_call(kg.ask, question, body.mode, body.k)
         return {**answer, "version": kg.version}
 
     @get("/entities/{entity_id}/summary", summary="a short cited summary of an entity")
